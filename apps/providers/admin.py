@@ -1,0 +1,187 @@
+"""Provider credentials in the admin: per-provider fields, secrets masked, real validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from apps.core.errors import AppError
+from apps.providers import services
+from apps.providers.models import DefaultModel, ProviderCredential
+from apps.providers.runtime import providers
+from apps.tenants.models import Workspace
+
+_RELOAD_ON_CHANGE = "window.location.search = '?provider=' + this.value;"
+
+
+def _provider_choices() -> list[tuple[str, str]]:
+    return [(p.name, f"{p.label} ({p.name})") for p in providers.all()]
+
+
+class ProviderCredentialForm(forms.ModelForm):
+    """Fields are built from the chosen provider's credential schema."""
+
+    provider = forms.ChoiceField(choices=_provider_choices)
+    validate = forms.BooleanField(
+        required=False, initial=True, help_text="Check the credentials with a real call first"
+    )
+
+    class Meta:
+        model = ProviderCredential
+        fields = ["workspace", "provider"]
+
+    def __init__(self, *args: Any, provider_name: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = _provider_choices()
+        editing = not self.instance._state.adding  # (a new row already has its UUID pk)
+        name = self.instance.provider if editing else provider_name
+        name = name or self.fields["provider"].choices[0][0]
+        self.fields["provider"].initial = name
+        self.fields["provider"].widget.attrs["onchange"] = _RELOAD_ON_CHANGE
+        if editing:
+            self.fields["provider"].disabled = True
+            self.fields["workspace"].disabled = True
+        self.provider = services.provider_get(name)
+        current = (
+            services.provider_credentials_masked(self.instance) if editing else {}
+        )
+        for spec in self.provider.credential_schema:
+            field: forms.Field
+            if spec.is_secret:
+                hint = f" Stored: {current[spec.name]} (leave blank to keep)." if spec.name in current else ""
+                field = forms.CharField(
+                    required=spec.required and spec.name not in current,
+                    widget=forms.PasswordInput(render_value=False),
+                    help_text=(spec.help or "") + hint,
+                )
+            else:
+                field = forms.CharField(
+                    required=spec.required,
+                    initial=current.get(spec.name, spec.default or ""),
+                    help_text=spec.help or spec.placeholder,
+                )
+            field.label = spec.label
+            self.fields[f"cred_{spec.name}"] = field
+
+    def credentials(self) -> dict[str, str]:
+        return {
+            spec.name: self.cleaned_data.get(f"cred_{spec.name}", "")
+            for spec in self.provider.credential_schema
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        workspace: Workspace | None = cleaned.get("workspace") or getattr(
+            self.instance, "workspace", None
+        )
+        if workspace is None or self.errors:
+            return cleaned
+        self.validated = bool(cleaned.get("validate"))
+        try:
+            self.prepared = services.provider_credentials_prepare(
+                workspace=workspace,
+                provider_name=self.provider.name,
+                credentials=self.credentials(),
+                validate=self.validated,
+            )
+        except AppError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+
+@admin.register(ProviderCredential)
+class ProviderCredentialAdmin(admin.ModelAdmin):
+    form = ProviderCredentialForm
+    list_display = ["provider", "workspace", "is_valid", "last_validated_at", "updated_at"]
+    list_filter = ["provider", "is_valid"]
+    search_fields = ["workspace__name", "provider"]
+    readonly_fields = ["masked_credentials", "is_valid", "last_validated_at", "last_error"]
+    actions = ["validate_credentials"]
+    autocomplete_fields = ["workspace"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        kwargs["fields"] = None  # the form declares its own (per-provider) fields
+        base = super().get_form(request, obj, change=change, **kwargs)
+        provider_name = request.GET.get("provider") or request.POST.get("provider")
+
+        class BoundForm(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any):
+                super().__init__(*args, provider_name=provider_name, **kw)
+
+        return BoundForm
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        form = self.get_form(request, obj)(instance=obj)
+        fields = list(form.fields)
+        return fields + (["masked_credentials", "is_valid", "last_validated_at", "last_error"]
+                         if obj else [])
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = services.provider_credentials_store(
+            workspace=obj.workspace,
+            provider_name=form.provider.name,
+            cleaned=form.prepared,
+            validated=form.validated,
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="Credentials (masked)")
+    def masked_credentials(self, obj: ProviderCredential) -> str:
+        values = services.provider_credentials_masked(obj)
+        return format_html_join("", "<div><b>{}</b>: {}</div>", values.items())
+
+    @admin.action(description="Validate credentials with a real call")
+    def validate_credentials(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for credential in queryset:
+            ok, error = services.provider_credentials_validate(credential=credential)
+            if ok:
+                self.message_user(request, f"{credential.provider}: credentials are valid")
+            else:
+                self.message_user(
+                    request, f"{credential.provider}: validation failed: {error}", messages.ERROR
+                )
+
+
+class DefaultModelForm(forms.ModelForm):
+    provider = forms.ChoiceField(choices=_provider_choices)
+
+    class Meta:
+        model = DefaultModel
+        fields = ["workspace", "model_type", "provider", "model"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            services.default_model_check(
+                workspace=cleaned["workspace"],
+                model_type=cleaned["model_type"],
+                provider_name=cleaned["provider"],
+                model=cleaned["model"],
+            )
+        except AppError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+
+@admin.register(DefaultModel)
+class DefaultModelAdmin(admin.ModelAdmin):
+    form = DefaultModelForm
+    list_display = ["workspace", "model_type", "provider", "model", "updated_at"]
+    list_filter = ["model_type", "provider"]
+    autocomplete_fields = ["workspace"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = services.default_model_set(
+            workspace=obj.workspace, model_type=obj.model_type, provider_name=obj.provider,
+            model=obj.model,
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()

@@ -1,0 +1,206 @@
+"""Provider interface and the value objects that cross it (no Django, no SDKs)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from .errors import CredentialsValidateFailedError, ModelNotSupportedError
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ModelType(StrEnum):
+    """Model types, spelled as in Dify."""
+
+    LLM = "llm"
+    TEXT_EMBEDDING = "text-embedding"
+    RERANK = "rerank"
+    MODERATION = "moderation"
+    SPEECH2TEXT = "speech2text"
+    TTS = "tts"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One field of a provider's credential form (Dify's ``credential_form_schemas``)."""
+
+    name: str
+    label: str
+    type: str  # "secret-input" | "text-input" | "select" | "list"
+    required: bool = True
+    default: str | None = None
+    placeholder: str = ""
+    help: str = ""
+
+    @property
+    def is_secret(self) -> bool:
+        return self.type == "secret-input"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    model: str
+    model_type: ModelType
+    features: tuple[str, ...] = ()  # e.g. "tool-call", "stream-tool-call", "vision"
+    context_size: int | None = None
+    dimensions: int | None = None  # embeddings only
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw JSON text, as the model produced it
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str | list[dict[str, Any]] = ""  # a list holds OpenAI content parts (vision)
+    name: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+
+    @classmethod
+    def system(cls, content: str) -> ChatMessage:
+        return cls(role="system", content=content)
+
+    @classmethod
+    def user(cls, content: str | list[dict[str, Any]]) -> ChatMessage:
+        return cls(role="user", content=content)
+
+    @classmethod
+    def assistant(cls, content: str = "", tool_calls: Sequence[ToolCall] = ()) -> ChatMessage:
+        return cls(role="assistant", content=content, tool_calls=list(tool_calls))
+
+    @classmethod
+    def tool(cls, content: str, tool_call_id: str) -> ChatMessage:
+        return cls(role="tool", content=content, tool_call_id=tool_call_id)
+
+    def text(self) -> str:
+        """The text of the message (text parts joined when content is a list)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    latency: float = 0.0  # seconds
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            latency=self.latency + other.latency,
+        )
+
+    @classmethod
+    def sum(cls, usages: Iterable[Usage]) -> Usage:
+        total = cls()
+        for usage in usages:
+            total = total + usage
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class LLMChunk:
+    delta: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)  # complete calls, on the last chunk
+    finish_reason: str | None = None
+    usage: Usage | None = None  # set on the last chunk only
+    reasoning_delta: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResult:
+    model: str
+    text: str
+    tool_calls: list[ToolCall]
+    usage: Usage
+    finish_reason: str | None
+    reasoning_content: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    model: str
+    vectors: list[list[float]]
+    usage: Usage
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count used when a server reports no usage: ~4 characters per token."""
+    return (len(text) + 3) // 4
+
+
+class ModelProvider(ABC):
+    """A model provider. Instances are stateless: credentials arrive on every call."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    credential_schema: ClassVar[tuple[CredentialField, ...]] = ()
+    supported_model_types: ClassVar[tuple[ModelType, ...]] = ()
+
+    @abstractmethod
+    def list_models(self, credentials: Mapping[str, str]) -> list[ModelInfo]:
+        """The models usable with these credentials."""
+
+    @abstractmethod
+    def validate_credentials(self, credentials: Mapping[str, str]) -> None:
+        """Make a real call; raise CredentialsValidateFailedError with a one-line message."""
+
+    def supports(self, model_type: ModelType) -> bool:
+        return model_type in self.supported_model_types
+
+    def check_required_credentials(self, credentials: Mapping[str, str]) -> None:
+        """Raise CredentialsValidateFailedError naming the first missing required field."""
+        for spec in self.credential_schema:
+            if spec.required and not str(credentials.get(spec.name) or "").strip():
+                raise CredentialsValidateFailedError(f"{spec.label} ({spec.name}) is required.")
+
+    def chat(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        stop: Sequence[str] | None = None,
+        user: str | None = None,
+    ) -> LLMResult:
+        raise ModelNotSupportedError(f"Provider {self.name} does not support chat models.")
+
+    def chat_stream(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        stop: Sequence[str] | None = None,
+        user: str | None = None,
+    ) -> Iterator[LLMChunk]:
+        raise ModelNotSupportedError(f"Provider {self.name} does not support chat models.")
+
+    def embed(
+        self, credentials: Mapping[str, str], model: str, texts: Sequence[str]
+    ) -> EmbeddingResult:
+        raise ModelNotSupportedError(f"Provider {self.name} does not support embedding models.")

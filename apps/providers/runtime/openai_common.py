@@ -1,0 +1,323 @@
+"""Shared code of the providers that speak the OpenAI HTTP API.
+
+One SDK client is built per call and closed after it: credentials are per tenant, so
+nothing is cached between calls. ``http_client_factory`` (if given) must return a *new*
+``httpx2.Client`` on every call; the SDK closes it together with the OpenAI client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+import openai
+
+from .base import (
+    ChatMessage,
+    EmbeddingResult,
+    LLMChunk,
+    LLMResult,
+    ModelProvider,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    estimate_tokens,
+)
+from .errors import (
+    InvokeAuthorizationError,
+    InvokeBadRequestError,
+    InvokeConnectionError,
+    InvokeRateLimitError,
+    InvokeServerUnavailableError,
+    ProviderError,
+    redact,
+)
+
+HttpClientFactory = Callable[[], httpx2.Client]
+
+DEFAULT_TIMEOUT = 300.0  # seconds; the read timeout applies between received bytes
+CONNECT_TIMEOUT = 10.0
+EMBED_BATCH_SIZE = 256
+# Dify model parameters passed through to the API; every other key is dropped.
+_SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed")
+CHAT_PARAMETERS = frozenset((*_SAMPLING, "max_tokens", "max_completion_tokens", "reasoning_effort"))
+
+
+def build_client(
+    *,
+    api_key: str,
+    base_url: str,
+    organization: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_retries: int = 1,
+    http_client_factory: HttpClientFactory | None = None,
+) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key=api_key,
+        base_url=base_url.rstrip("/"),
+        organization=organization or None,
+        timeout=httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
+        max_retries=max_retries,
+        http_client=http_client_factory() if http_client_factory else None,
+    )
+
+
+def _sdk_message(exc: openai.OpenAIError) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])
+    if isinstance(exc, openai.APIConnectionError) and exc.__cause__ is not None:
+        return f"{exc.message} {exc.__cause__}"
+    return str(getattr(exc, "message", "") or exc)
+
+
+def translate_openai_error(exc: openai.OpenAIError, secrets: Iterable[str] = ()) -> ProviderError:
+    """Map an OpenAI SDK exception to the provider error family (the one place that does)."""
+    message = redact(_sdk_message(exc), secrets)
+    if isinstance(exc, openai.APITimeoutError):
+        return InvokeConnectionError(f"Request to the model provider timed out: {message}")
+    if isinstance(exc, openai.APIConnectionError):
+        return InvokeConnectionError(f"Cannot connect to the model provider: {message}")
+    if not isinstance(exc, openai.APIStatusError):
+        return InvokeBadRequestError(message)
+    status, text = exc.status_code, f"{message} (HTTP {exc.status_code})"
+    denied = isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError)
+    if denied or status in (401, 403):
+        return InvokeAuthorizationError(text)
+    if isinstance(exc, openai.RateLimitError) or status == 429:
+        return InvokeRateLimitError(text)
+    if isinstance(exc, openai.InternalServerError) or status >= 500:
+        return InvokeServerUnavailableError(text)
+    return InvokeBadRequestError(text)  # BadRequestError, NotFoundError and other 4xx
+
+
+@contextmanager
+def openai_errors(secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Re-raise OpenAI SDK exceptions as ProviderError subclasses."""
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        raise translate_openai_error(exc, secrets) from exc
+
+
+def _response_format(value: Any, json_schema: Any) -> dict[str, Any] | None:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if value in (None, "", "text"):
+        return None if value in (None, "") else {"type": "text"}
+    if value == "json_schema":
+        try:
+            schema = json.loads(json_schema) if isinstance(json_schema, str) else json_schema
+        except ValueError:
+            schema = None
+        if not isinstance(schema, Mapping):
+            raise InvokeBadRequestError("response_format json_schema needs a JSON schema.")
+        if "schema" not in schema:
+            schema = {"name": "response", "schema": dict(schema)}
+        return {"type": "json_schema", "json_schema": dict(schema)}
+    return {"type": str(value)}
+
+
+def chat_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Keep the known OpenAI parameters (dropping None values) and shape response_format."""
+    params = dict(parameters or {})
+    out = {k: v for k, v in params.items() if k in CHAT_PARAMETERS and v is not None}
+    response_format = _response_format(params.get("response_format"), params.get("json_schema"))
+    if response_format is not None:
+        out["response_format"] = response_format
+    return out
+
+
+def message_to_openai(message: ChatMessage) -> dict[str, Any]:
+    data: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.name:
+        data["name"] = message.name
+    if message.role == "assistant" and message.tool_calls:
+        data["tool_calls"] = [_tool_call_to_openai(c) for c in message.tool_calls]
+        data["content"] = message.content or None
+    if message.role == "tool":
+        data["tool_call_id"] = message.tool_call_id or ""
+    return data
+
+
+def _tool_call_to_openai(call: ToolCall) -> dict[str, Any]:
+    function = {"name": call.name, "arguments": call.arguments}
+    return {"id": call.id, "type": "function", "function": function}
+
+
+def tool_to_openai(tool: ToolSpec) -> dict[str, Any]:
+    function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    return {"type": "function", "function": function}
+
+
+def _usage(sdk_usage: Any, messages: Sequence[ChatMessage], output: str, started: float) -> Usage:
+    """The server's usage, or an estimate (see ``estimate_tokens``) when it sent none."""
+    latency = time.perf_counter() - started
+    if sdk_usage is None:
+        prompt = sum(estimate_tokens(m.text()) for m in messages)
+        completion = estimate_tokens(output)
+        return Usage(prompt, completion, prompt + completion, latency)
+    prompt, completion = sdk_usage.prompt_tokens or 0, sdk_usage.completion_tokens or 0
+    return Usage(prompt, completion, sdk_usage.total_tokens or prompt + completion, latency)
+
+
+def _call_id(raw: str | None) -> str:
+    return raw or f"call_{uuid.uuid4().hex[:24]}"
+
+
+class OpenAIAPIProvider(ModelProvider):
+    """Chat, streaming and embeddings over the OpenAI HTTP API; subclasses supply the client."""
+
+    def __init__(
+        self,
+        http_client_factory: HttpClientFactory | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = 1,
+    ) -> None:
+        self.http_client_factory = http_client_factory
+        self.timeout = timeout
+        self.max_retries = max_retries
+
+    def client(self, credentials: Mapping[str, str]) -> openai.OpenAI:
+        raise NotImplementedError
+
+    @contextmanager
+    def session(self, credentials: Mapping[str, str]) -> Iterator[openai.OpenAI]:
+        """A client closed on exit; SDK errors re-raised as provider errors (redacted)."""
+        with openai_errors(self.secrets(credentials)), self.client(credentials) as client:
+            yield client
+
+    def secrets(self, credentials: Mapping[str, str]) -> list[str]:
+        return [str(credentials.get(f.name) or "") for f in self.credential_schema if f.is_secret]
+
+    def adapt_parameters(self, model: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Hook for model-specific parameter rules."""
+        return params
+
+    def _request(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        parameters: Mapping[str, Any] | None,
+        tools: Sequence[ToolSpec] | None,
+        stop: Sequence[str] | None,
+        user: str | None,
+    ) -> dict[str, Any]:
+        request = self.adapt_parameters(model, chat_parameters(parameters))
+        request.update(model=model, messages=[message_to_openai(m) for m in messages])
+        if tools:
+            request["tools"] = [tool_to_openai(t) for t in tools]
+        if stop:
+            request["stop"] = list(stop)
+        if user:
+            request["user"] = user
+        return request
+
+    def chat(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        stop: Sequence[str] | None = None,
+        user: str | None = None,
+    ) -> LLMResult:
+        request = self._request(model, messages, parameters, tools, stop, user)
+        started = time.perf_counter()
+        with self.session(credentials) as client:
+            response = client.chat.completions.create(**request)
+        if not response.choices:
+            raise InvokeBadRequestError("The model returned no choices.")
+        choice = response.choices[0]
+        message = choice.message
+        text = message.content or ""
+        calls = [
+            ToolCall(_call_id(c.id), c.function.name, c.function.arguments or "")
+            for c in message.tool_calls or []
+            if getattr(c, "function", None) is not None
+        ]
+        output = text + "".join(c.arguments for c in calls)
+        return LLMResult(
+            model=response.model or model,
+            text=text,
+            tool_calls=calls,
+            usage=_usage(response.usage, messages, output, started),
+            finish_reason=choice.finish_reason,
+            reasoning_content=str(getattr(message, "reasoning_content", None) or ""),
+        )
+
+    def chat_stream(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+        stop: Sequence[str] | None = None,
+        user: str | None = None,
+    ) -> Iterator[LLMChunk]:
+        """Yield deltas as they arrive; errors surface on the first ``next()``."""
+        request = self._request(model, messages, parameters, tools, stop, user)
+        request["stream_options"] = {"include_usage": True}
+        started = time.perf_counter()
+        calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        output: list[str] = []
+        usage: Any = None
+        finish_reason: str | None = None
+        with self.session(credentials) as client:
+            stream = client.chat.completions.create(stream=True, **request)
+            for chunk in stream:
+                usage = chunk.usage or usage
+                for choice in chunk.choices[:1]:
+                    finish_reason = choice.finish_reason or finish_reason
+                    delta = choice.delta
+                    for tc in delta.tool_calls or []:
+                        index = tc.index if tc.index is not None else len(calls)
+                        entry = calls.setdefault(index, ["", "", ""])
+                        entry[0] = entry[0] or tc.id or ""
+                        if tc.function is not None:
+                            entry[1] = entry[1] or tc.function.name or ""
+                            entry[2] += tc.function.arguments or ""
+                    reasoning = str(getattr(delta, "reasoning_content", None) or "")
+                    if delta.content or reasoning:
+                        output.append(delta.content or "")
+                        yield LLMChunk(delta=delta.content or "", reasoning_delta=reasoning)
+        tool_calls = [ToolCall(_call_id(i), n, a) for _, (i, n, a) in sorted(calls.items())]
+        text = "".join(output) + "".join(c.arguments for c in tool_calls)
+        final_usage = _usage(usage, messages, text, started)
+        yield LLMChunk(tool_calls=tool_calls, finish_reason=finish_reason, usage=final_usage)
+
+    def embed(
+        self, credentials: Mapping[str, str], model: str, texts: Sequence[str]
+    ) -> EmbeddingResult:
+        started = time.perf_counter()
+        vectors: list[list[float]] = []
+        prompt_tokens = 0
+        with self.session(credentials) as client:
+            for start in range(0, len(texts), EMBED_BATCH_SIZE):
+                batch = [t if t else " " for t in texts[start : start + EMBED_BATCH_SIZE]]
+                response = client.embeddings.create(
+                    model=model, input=batch, encoding_format="float"
+                )
+                data = sorted(response.data, key=lambda d: d.index)
+                vectors.extend([float(x) for x in d.embedding] for d in data)
+                used = response.usage.prompt_tokens if response.usage else None
+                prompt_tokens += used if used else sum(estimate_tokens(t) for t in batch)
+        latency = time.perf_counter() - started
+        return EmbeddingResult(model, vectors, Usage(prompt_tokens, 0, prompt_tokens, latency))
+
+    def remote_model_ids(self, credentials: Mapping[str, str]) -> list[str]:
+        """``GET {base_url}/models``."""
+        with self.session(credentials) as client:
+            return [m.id for m in client.models.list()]

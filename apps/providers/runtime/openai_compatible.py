@@ -1,0 +1,122 @@
+"""Any server speaking the OpenAI API: Ollama, vLLM, LM Studio, LocalAI, gateways, ...
+
+The ``models`` credential is a comma- (or newline-) separated list. Each entry is ``name``
+or ``name:type`` with type ``llm`` or ``text-embedding`` (default ``llm``). Names may hold
+colons themselves (Ollama's ``llama3:8b``): only a known type after the last colon is a
+suffix. With no ``models``, ``GET {base_url}/models`` is asked and ids containing "embed"
+are taken as embedding models, the rest as LLMs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import openai
+
+from .base import ChatMessage, CredentialField, ModelInfo, ModelType
+from .errors import CredentialsValidateFailedError, InvokeBadRequestError, as_validation_error
+from .openai_common import OpenAIAPIProvider, build_client
+
+PLACEHOLDER_API_KEY = "not-needed"  # the SDK insists on a key; keyless servers ignore it
+_TYPE_SUFFIXES = {
+    "llm": ModelType.LLM,
+    "text-embedding": ModelType.TEXT_EMBEDDING,
+    "embedding": ModelType.TEXT_EMBEDDING,
+}
+
+
+def parse_models(value: str | None) -> list[tuple[str, ModelType]]:
+    """Parse the ``models`` credential into ``(name, type)`` pairs, keeping order, no repeats."""
+    found: dict[str, ModelType] = {}
+    for raw in (value or "").replace("\n", ",").split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, model_type = entry, ModelType.LLM
+        head, sep, tail = entry.rpartition(":")
+        if sep and head.strip() and tail.strip().lower() in _TYPE_SUFFIXES:
+            name, model_type = head.strip(), _TYPE_SUFFIXES[tail.strip().lower()]
+        found.setdefault(name, model_type)
+    return list(found.items())
+
+
+def _guess_type(model_id: str) -> ModelType:
+    return ModelType.TEXT_EMBEDDING if "embed" in model_id.lower() else ModelType.LLM
+
+
+class OpenAICompatibleProvider(OpenAIAPIProvider):
+    name = "openai_api_compatible"
+    label = "OpenAI-API-compatible"
+    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING)
+    credential_schema = (
+        CredentialField(
+            "base_url",
+            "API endpoint URL",
+            "text-input",
+            placeholder="http://localhost:11434/v1",
+            help="The URL the OpenAI API paths (/chat/completions, ...) are appended to.",
+        ),
+        CredentialField("api_key", "API Key", "secret-input", required=False),
+        CredentialField(
+            "models",
+            "Models",
+            "list",
+            required=False,
+            placeholder="llama3.1:8b, nomic-embed-text:text-embedding",
+            help="Comma-separated; suffix ':text-embedding' marks embedding models. "
+            "Empty: ask the server's /models.",
+        ),
+        CredentialField("context_size", "Context size", "text-input", required=False),
+    )
+
+    def client(self, credentials: Mapping[str, str]) -> openai.OpenAI:
+        base_url = str(credentials.get("base_url") or "").strip()
+        if not base_url:
+            raise InvokeBadRequestError("API endpoint URL (base_url) is not configured.")
+        return build_client(
+            api_key=str(credentials.get("api_key") or "").strip() or PLACEHOLDER_API_KEY,
+            base_url=base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client_factory=self.http_client_factory,
+        )
+
+    def list_models(self, credentials: Mapping[str, str]) -> list[ModelInfo]:
+        """Parse ``models``; when it is empty, ask the server (a real request)."""
+        context_size = _int_or_none(credentials.get("context_size"))
+        pairs = parse_models(credentials.get("models"))
+        if not pairs:
+            pairs = [(m, _guess_type(m)) for m in self.remote_model_ids(credentials)]
+        return [
+            ModelInfo(name, kind, context_size=context_size if kind == ModelType.LLM else None)
+            for name, kind in pairs
+        ]
+
+    def validate_credentials(self, credentials: Mapping[str, str]) -> None:
+        """A 1-token chat on the first LLM, else an embedding, else ``GET /models``."""
+        self.check_required_credentials(credentials)
+        base_url = str(credentials.get("base_url") or "").strip()
+        if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+            raise CredentialsValidateFailedError("API endpoint URL must be an http(s) URL.")
+        if credentials.get("context_size") and _int_or_none(credentials["context_size"]) is None:
+            raise CredentialsValidateFailedError("Context size must be a whole number.")
+        pairs = parse_models(credentials.get("models"))
+        llms = [name for name, kind in pairs if kind == ModelType.LLM]
+        embeddings = [name for name, kind in pairs if kind == ModelType.TEXT_EMBEDDING]
+        with as_validation_error():
+            if llms:
+                ping = [ChatMessage.user("ping")]
+                self.chat(credentials, llms[0], ping, parameters={"max_tokens": 1})
+            elif embeddings:
+                self.embed(credentials, embeddings[0], ["ping"])
+            elif not self.remote_model_ids(credentials):
+                raise CredentialsValidateFailedError("The server lists no models.")
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

@@ -1,0 +1,42 @@
+"""Console API base view: session auth, current workspace, role permission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from apps.tenants.models import Membership, Workspace
+from apps.tenants.roles import Permission
+from apps.tenants.selectors import membership_for
+
+WORKSPACE_HEADER = "X-Workspace-Id"
+
+
+class ConsoleAPIView(APIView):
+    """Views for signed-in members. The workspace comes from ``X-Workspace-Id`` (or the
+    member's first workspace); ``required_permission`` (per method if a dict) is checked
+    against the member's role before the handler runs."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    required_permission: Permission | dict[str, Permission] = Permission.USE_APPS
+
+    membership: Membership
+    workspace: Workspace
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.membership = membership_for(request.user, request.headers.get(WORKSPACE_HEADER))
+        self.workspace = self.membership.workspace
+        needed = self.required_permission
+        if isinstance(needed, dict):
+            needed = needed.get(request.method or "GET", Permission.USE_APPS)
+        if not self.membership.allows(needed):
+            raise PermissionDenied(
+                f"your role ({self.membership.role}) does not allow this ({needed.value})"
+            )

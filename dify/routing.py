@@ -1,0 +1,5 @@
+"""WebSocket routes (Channels). Apps add their consumers here."""
+
+from typing import Any
+
+websocket_urlpatterns: list[Any] = []
