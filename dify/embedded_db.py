@@ -14,6 +14,7 @@ what a crashed earlier run can leave behind and the wheel does not handle:
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 import warnings
@@ -22,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 logger = logging.getLogger(__name__)
 
-LOCK_TIMEOUT_SECONDS = 30
+LOCK_TIMEOUT_SECONDS = float(os.environ.get("EMBEDDED_PG_LOCK_TIMEOUT", "30"))
 DATABASE_NAME = "dify"
 
 

@@ -28,6 +28,12 @@ def _secret_key() -> str:
     key = env.str("SECRET_KEY", default="")
     if key:
         return key
+    if env.str("DATABASE_URL", default=""):
+        # A shared database means several processes or replicas: they must share the key
+        # (sessions, and credentials encrypted with a key derived from it).
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set")
     path = DATA_DIR / "secret_key"
     if path.exists():
         return path.read_text().strip()
@@ -45,9 +51,10 @@ CREDENTIALS_ENCRYPTION_KEYS = env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[]
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
-)
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BEHIND_TLS_PROXY
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -68,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
+    "apps.core.middleware.HealthCheckMiddleware",  # before host checks: probes use pod IPs
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,6 +149,9 @@ if GS_BUCKET_NAME:
             "bucket_name": GS_BUCKET_NAME,
             "location": env.str("GS_LOCATION", default=""),
             "querystring_auth": True,
+            # Workload Identity has no private key: sign URLs through the IAM API instead.
+            "iam_sign_blob": env.bool("GS_IAM_SIGN_BLOB", default=False),
+            "sa_email": env.str("GS_SA_EMAIL", default="") or None,
         },
     }
 else:

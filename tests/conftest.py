@@ -14,6 +14,8 @@ from tests.fakes.openai_server import FakeOpenAIServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("django"):
+        return  # e.g. `-p no:django` for the Django-free runtime tests
     from django.conf import settings
 
     database = settings.DATABASES["default"]

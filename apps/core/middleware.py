@@ -30,6 +30,21 @@ class RequestIdMiddleware:
         return response
 
 
+class HealthCheckMiddleware:
+    """Answers ``/health`` before ALLOWED_HOSTS is checked: load-balancer probes send the
+    pod's IP as Host, which a production ALLOWED_HOSTS rightly does not list."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/health" and request.method in ("GET", "HEAD"):
+            from apps.core.views import health
+
+            return health(request)
+        return self.get_response(request)
+
+
 class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()

@@ -28,7 +28,9 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("not_found", "The requested URL was not found.", 404), status=404)
+    return JsonResponse(
+        error_body("not_found", "The requested URL was not found.", 404), status=404
+    )
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

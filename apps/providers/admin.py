@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -37,23 +37,26 @@ class ProviderCredentialForm(forms.ModelForm):
 
     def __init__(self, *args: Any, provider_name: str | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = _provider_choices()
+        provider_field = cast(forms.ChoiceField, self.fields["provider"])
+        provider_field.choices = _provider_choices()
         editing = not self.instance._state.adding  # (a new row already has its UUID pk)
         name = self.instance.provider if editing else provider_name
-        name = name or self.fields["provider"].choices[0][0]
+        name = name or _provider_choices()[0][0]
         self.fields["provider"].initial = name
         self.fields["provider"].widget.attrs["onchange"] = _RELOAD_ON_CHANGE
         if editing:
             self.fields["provider"].disabled = True
             self.fields["workspace"].disabled = True
-        self.provider = services.provider_get(name)
-        current = (
-            services.provider_credentials_masked(self.instance) if editing else {}
-        )
-        for spec in self.provider.credential_schema:
+        self.provider_runtime = services.provider_get(name)
+        current = services.provider_credentials_masked(self.instance) if editing else {}
+        for spec in self.provider_runtime.credential_schema:
             field: forms.Field
             if spec.is_secret:
-                hint = f" Stored: {current[spec.name]} (leave blank to keep)." if spec.name in current else ""
+                hint = (
+                    f" Stored: {current[spec.name]} (leave blank to keep)."
+                    if spec.name in current
+                    else ""
+                )
                 field = forms.CharField(
                     required=spec.required and spec.name not in current,
                     widget=forms.PasswordInput(render_value=False),
@@ -71,7 +74,7 @@ class ProviderCredentialForm(forms.ModelForm):
     def credentials(self) -> dict[str, str]:
         return {
             spec.name: self.cleaned_data.get(f"cred_{spec.name}", "")
-            for spec in self.provider.credential_schema
+            for spec in self.provider_runtime.credential_schema
         }
 
     def clean(self) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class ProviderCredentialForm(forms.ModelForm):
         try:
             self.prepared = services.provider_credentials_prepare(
                 workspace=workspace,
-                provider_name=self.provider.name,
+                provider_name=self.provider_runtime.name,
                 credentials=self.credentials(),
                 validate=self.validated,
             )
@@ -115,16 +118,17 @@ class ProviderCredentialAdmin(admin.ModelAdmin):
 
         return BoundForm
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         form = self.get_form(request, obj)(instance=obj)
         fields = list(form.fields)
-        return fields + (["masked_credentials", "is_valid", "last_validated_at", "last_error"]
-                         if obj else [])
+        return fields + (
+            ["masked_credentials", "is_valid", "last_validated_at", "last_error"] if obj else []
+        )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         saved = services.provider_credentials_store(
             workspace=obj.workspace,
-            provider_name=form.provider.name,
+            provider_name=form.provider_runtime.name,
             cleaned=form.prepared,
             validated=form.validated,
         )
@@ -180,7 +184,9 @@ class DefaultModelAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         saved = services.default_model_set(
-            workspace=obj.workspace, model_type=obj.model_type, provider_name=obj.provider,
+            workspace=obj.workspace,
+            model_type=obj.model_type,
+            provider_name=obj.provider,
             model=obj.model,
         )
         obj.pk = saved.pk

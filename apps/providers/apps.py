@@ -7,7 +7,11 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Model providers"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from apps.providers import checks  # noqa: F401  (registers the system check)
         from apps.providers.runtime import register_builtin_providers
 
-        register_builtin_providers()
+        register_builtin_providers(
+            timeout=settings.PROVIDER_REQUEST_TIMEOUT, max_retries=settings.PROVIDER_MAX_RETRIES
+        )

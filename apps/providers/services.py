@@ -94,9 +94,9 @@ def provider_credentials_prepare(
 ) -> dict[str, str]:
     """Check submitted credentials (with a real call if ``validate``); nothing is saved."""
     provider = provider_get(provider_name)
-    existing = ProviderCredential.objects.for_workspace(workspace).filter(
-        provider=provider.name
-    ).first()
+    existing = (
+        ProviderCredential.objects.for_workspace(workspace).filter(provider=provider.name).first()
+    )
     previous = decrypt_json(existing.encrypted_credentials) if existing else {}
     cleaned = _clean_credentials(provider, credentials, previous)
     if validate:
@@ -144,9 +144,9 @@ def provider_credentials_set(
 
 def provider_credentials_get(*, workspace: Workspace, provider_name: str) -> dict[str, str]:
     provider = provider_get(provider_name)
-    credential = ProviderCredential.objects.for_workspace(workspace).filter(
-        provider=provider.name
-    ).first()
+    credential = (
+        ProviderCredential.objects.for_workspace(workspace).filter(provider=provider.name).first()
+    )
     if credential is None:
         if not any(f.required for f in provider.credential_schema):
             return {}  # e.g. the offline MiniLM provider needs no setup
@@ -201,9 +201,7 @@ def models_list(*, workspace: Workspace, model_type: str | None = None) -> list[
     defaults = {
         (d.model_type, d.provider, d.model) for d in DefaultModel.objects.for_workspace(workspace)
     }
-    configured = {
-        c.provider: c for c in ProviderCredential.objects.for_workspace(workspace)
-    }
+    configured = {c.provider: c for c in ProviderCredential.objects.for_workspace(workspace)}
     result: list[WorkspaceModel] = []
     for provider in providers.all():
         needs_setup = any(f.required for f in provider.credential_schema)
@@ -301,8 +299,13 @@ class WorkspaceModelRuntime:
         runtime, credentials, model = self._resolve(ModelType.LLM, provider, model)
         with provider_errors():
             return runtime.chat(
-                credentials, model, messages,
-                parameters=parameters, tools=tools, stop=stop, user=user,
+                credentials,
+                model,
+                messages,
+                parameters=parameters,
+                tools=tools,
+                stop=stop,
+                user=user,
             )
 
     def chat_stream(
@@ -319,8 +322,13 @@ class WorkspaceModelRuntime:
         runtime, credentials, model = self._resolve(ModelType.LLM, provider, model)
         with provider_errors():
             yield from runtime.chat_stream(
-                credentials, model, messages,
-                parameters=parameters, tools=tools, stop=stop, user=user,
+                credentials,
+                model,
+                messages,
+                parameters=parameters,
+                tools=tools,
+                stop=stop,
+                user=user,
             )
 
     def embed(

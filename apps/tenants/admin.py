@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from apps.tenants import services
@@ -52,10 +53,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             return  # keys are immutable; delete and create a new one instead
         api_key, raw = services.api_key_create(
-            workspace=obj.workspace, key_type=obj.type, app=obj.app, created_by=request.user
+            workspace=obj.workspace,
+            key_type=obj.type,
+            app=obj.app,
+            created_by=cast(User, request.user),
         )
         obj.pk = api_key.pk
-        obj.key_hash, obj.prefix, obj.created_at = api_key.key_hash, api_key.prefix, api_key.created_at
-        messages.warning(
-            request, f"New API key (copy it now, it is not shown again): {raw}"
+        obj.key_hash, obj.prefix, obj.created_at = (
+            api_key.key_hash,
+            api_key.prefix,
+            api_key.created_at,
         )
+        messages.warning(request, f"New API key (copy it now, it is not shown again): {raw}")

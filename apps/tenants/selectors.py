@@ -27,6 +27,8 @@ def workspace_resolve(ref: str | uuid.UUID) -> Workspace:
 
 
 def workspaces_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
+    if user.pk is None:
+        return Membership.objects.none()
     return Membership.objects.filter(user_id=user.pk, workspace__status="normal").select_related(
         "workspace"
     )
@@ -54,9 +56,7 @@ def membership_for(
 
 
 def members_list(*, workspace: Workspace) -> QuerySet[Membership]:
-    return (
-        Membership.objects.for_workspace(workspace).select_related("user").order_by("created_at")
-    )
+    return Membership.objects.for_workspace(workspace).select_related("user").order_by("created_at")
 
 
 def api_keys_list(*, workspace: Workspace, key_type: str | None = None) -> QuerySet[ApiKey]:

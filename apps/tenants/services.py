@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -27,7 +27,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class AccountResult:
-    user: AbstractUser
+    user: User
     created: bool
     generated_password: str | None  # set only when we made one up: show it once
 
@@ -119,7 +119,7 @@ def api_key_create(
     workspace: Workspace,
     key_type: str,
     app: App | None = None,
-    created_by: AbstractUser | None = None,
+    created_by: User | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; the raw key is returned once and only its hash is stored."""
     if key_type == ApiKey.KeyType.APP:

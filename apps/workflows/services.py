@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 
 from apps.core.errors import InvalidParam
 from apps.tenants.models import Workspace
@@ -13,7 +13,7 @@ def app_create(
     name: str,
     mode: str,
     description: str = "",
-    created_by: AbstractUser | None = None,
+    created_by: User | None = None,
 ) -> App:
     name = name.strip()
     if not name:

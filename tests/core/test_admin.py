@@ -108,15 +108,23 @@ def test_admin_sets_default_model(admin_client):
     workspace = make_workspace()
     response = admin_client.post(
         "/admin/providers/defaultmodel/add/",
-        {"workspace": str(workspace.pk), "model_type": "text-embedding", "provider": "minilm",
-         "model": "all-MiniLM-L6-v2"},
+        {
+            "workspace": str(workspace.pk),
+            "model_type": "text-embedding",
+            "provider": "minilm",
+            "model": "all-MiniLM-L6-v2",
+        },
     )
     assert response.status_code == 302
     assert DefaultModel.objects.get(workspace=workspace).model == "all-MiniLM-L6-v2"
     bad = admin_client.post(
         "/admin/providers/defaultmodel/add/",
-        {"workspace": str(workspace.pk), "model_type": "llm", "provider": "minilm",
-         "model": "all-MiniLM-L6-v2"},
+        {
+            "workspace": str(workspace.pk),
+            "model_type": "llm",
+            "provider": "minilm",
+            "model": "all-MiniLM-L6-v2",
+        },
     )
     assert bad.status_code == 200 and "no llm model" in bad.content.decode()
 

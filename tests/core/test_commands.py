@@ -44,10 +44,14 @@ def test_create_workspace_generates_a_password_for_a_new_account():
         (["create_api_key", "Nowhere", "--dataset"], "not found"),
         (["list_models", "Nowhere"], "not found"),
         (["set_provider", "Main", "nonexistent", "--credential", "a=b"], "unknown provider"),
-        (["set_provider", "Main", "openai_api_compatible", "--credential", "base_url"],
-         "KEY=VALUE"),
-        (["set_provider", "Main", "openai_api_compatible", "--credential", "api_key=x"],
-         "base_url"),
+        (
+            ["set_provider", "Main", "openai_api_compatible", "--credential", "base_url"],
+            "KEY=VALUE",
+        ),
+        (
+            ["set_provider", "Main", "openai_api_compatible", "--credential", "api_key=x"],
+            "base_url",
+        ),
     ],
 )
 def test_errors_are_one_line_reasons(args, reason):
@@ -84,19 +88,31 @@ def test_create_api_key_for_an_app():
 def test_set_provider_validates_with_a_real_call_and_sets_defaults(fake_openai):
     workspace = make_workspace("Prov")
     lines = run(
-        "set_provider", "Prov", "openai_api_compatible",
-        "--credential", f"base_url={fake_openai.base_url}",
-        "--credential", f"api_key={fake_openai.api_key}",
-        "--credential", "models=fake-chat,fake-embed:text-embedding",
-        "--default-chat", "fake-chat", "--default-embedding", "fake-embed",
+        "set_provider",
+        "Prov",
+        "openai_api_compatible",
+        "--credential",
+        f"base_url={fake_openai.base_url}",
+        "--credential",
+        f"api_key={fake_openai.api_key}",
+        "--credential",
+        "models=fake-chat,fake-embed:text-embedding",
+        "--default-chat",
+        "fake-chat",
+        "--default-embedding",
+        "fake-embed",
     )
     assert ProviderCredential.objects.get(pk=lines[-1]).workspace_id == workspace.pk
     assert fake_openai.requests_to("/chat/completions") or fake_openai.requests_to("/embeddings")
     defaults = {d.model_type: d.model for d in DefaultModel.objects.filter(workspace=workspace)}
     assert defaults == {"llm": "fake-chat", "text-embedding": "fake-embed"}
     listed = json.loads(run("list_models", "Prov", "--json")[-1])
-    assert {"provider": "openai_api_compatible", "model": "fake-chat", "model_type": "llm",
-            "default": True} in listed
+    assert {
+        "provider": "openai_api_compatible",
+        "model": "fake-chat",
+        "model_type": "llm",
+        "default": True,
+    } in listed
     table = run("list_models", "Prov")
     assert any("fake-chat" in line and "(default)" in line for line in table)
 
@@ -104,17 +120,33 @@ def test_set_provider_validates_with_a_real_call_and_sets_defaults(fake_openai):
 def test_set_provider_with_a_bad_key_fails_without_leaking_it(fake_openai):
     make_workspace("Bad")
     with pytest.raises(CommandError) as info:
-        run("set_provider", "Bad", "openai_api_compatible",
-            "--credential", f"base_url={fake_openai.base_url}",
-            "--credential", "api_key=sk-very-secret-999", "--credential", "models=fake-chat")
+        run(
+            "set_provider",
+            "Bad",
+            "openai_api_compatible",
+            "--credential",
+            f"base_url={fake_openai.base_url}",
+            "--credential",
+            "api_key=sk-very-secret-999",
+            "--credential",
+            "models=fake-chat",
+        )
     assert "sk-very-secret-999" not in str(info.value)
     assert not ProviderCredential.objects.exists()
 
 
 def test_set_provider_no_validate_makes_no_call(fake_openai):
     make_workspace("Quiet")
-    run("set_provider", "Quiet", "openai", "--credential", "openai_api_key=sk-abc",
-        "--credential", f"openai_api_base={fake_openai.base_url}", "--no-validate")
+    run(
+        "set_provider",
+        "Quiet",
+        "openai",
+        "--credential",
+        "openai_api_key=sk-abc",
+        "--credential",
+        f"openai_api_base={fake_openai.base_url}",
+        "--no-validate",
+    )
     assert fake_openai.requests == []
     assert ProviderCredential.objects.get().is_valid is None
 

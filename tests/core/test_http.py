@@ -46,3 +46,9 @@ def test_unexpected_errors_are_500_without_internals(monkeypatch):
     response = client.get("/v1/info")
     body = assert_dify_error(response, 500, "internal_server_error")
     assert "secret" not in body["message"]
+
+
+def test_health_answers_probes_whatever_their_host_header(settings):
+    settings.ALLOWED_HOSTS = ["dify.example.com"]
+    assert APIClient().get("/health", HTTP_HOST="10.8.0.7:8000").status_code == 200
+    assert APIClient().get("/admin/login/", HTTP_HOST="10.8.0.7:8000").status_code == 400

@@ -34,8 +34,11 @@ def test_credentials_are_encrypted_at_rest_and_round_trip(fake_openai):
     assert fake_openai.api_key not in stored and fake_openai.base_url not in stored
     assert services.provider_credentials_get(
         workspace=workspace, provider_name="openai_api_compatible"
-    ) == {"base_url": fake_openai.base_url, "api_key": fake_openai.api_key,
-          "models": "fake-chat, fake-embed:text-embedding"}
+    ) == {
+        "base_url": fake_openai.base_url,
+        "api_key": fake_openai.api_key,
+        "models": "fake-chat, fake-embed:text-embedding",
+    }
     assert credential.is_valid is True and credential.last_validated_at is not None
 
 
@@ -63,13 +66,18 @@ def test_key_rotation_and_wrong_key(settings, fake_openai):
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.CREDENTIALS_ENCRYPTION_KEYS = [old_key]
     services.provider_credentials_set(
-        workspace=workspace, provider_name="openai_api_compatible",
-        credentials=_compat(fake_openai), validate=False,
+        workspace=workspace,
+        provider_name="openai_api_compatible",
+        credentials=_compat(fake_openai),
+        validate=False,
     )
     settings.CREDENTIALS_ENCRYPTION_KEYS = [new_key, old_key]  # rotated: old still decrypts
-    assert services.provider_credentials_get(
-        workspace=workspace, provider_name="openai_api_compatible"
-    )["api_key"] == fake_openai.api_key
+    assert (
+        services.provider_credentials_get(
+            workspace=workspace, provider_name="openai_api_compatible"
+        )["api_key"]
+        == fake_openai.api_key
+    )
     settings.CREDENTIALS_ENCRYPTION_KEYS = [new_key]  # old key dropped: clear error
     with pytest.raises(crypto.SecretDecryptError, match="cannot be decrypted"):
         services.provider_credentials_get(
@@ -94,7 +102,8 @@ def test_bad_credentials_give_a_clear_error_and_save_nothing(fake_openai):
         )
     with pytest.raises(InvalidParam, match="unknown credential field"):
         services.provider_credentials_set(
-            workspace=workspace, provider_name="openai_api_compatible",
+            workspace=workspace,
+            provider_name="openai_api_compatible",
             credentials={**_compat(fake_openai), "colour": "red"},
         )
     with pytest.raises(AppError, match="unknown provider"):
@@ -121,17 +130,23 @@ def test_default_models_and_listing(fake_openai):
         workspace=workspace, provider_name="openai_api_compatible", credentials=_compat(fake_openai)
     )
     services.default_model_set(
-        workspace=workspace, model_type="llm", provider_name="openai_api_compatible",
+        workspace=workspace,
+        model_type="llm",
+        provider_name="openai_api_compatible",
         model="fake-chat",
     )
-    rows = {(m.provider, m.model, m.model_type, m.is_default)
-            for m in services.models_list(workspace=workspace)}
+    rows = {
+        (m.provider, m.model, m.model_type, m.is_default)
+        for m in services.models_list(workspace=workspace)
+    }
     assert ("openai_api_compatible", "fake-chat", "llm", True) in rows
     assert ("openai_api_compatible", "fake-embed", "text-embedding", False) in rows
     assert ("minilm", "all-MiniLM-L6-v2", "text-embedding", False) in rows
     with pytest.raises(InvalidParam, match="no llm model"):
         services.default_model_set(
-            workspace=workspace, model_type="llm", provider_name="openai_api_compatible",
+            workspace=workspace,
+            model_type="llm",
+            provider_name="openai_api_compatible",
             model="fake-embed",
         )
     with pytest.raises(InvalidParam):
@@ -143,11 +158,15 @@ def test_default_models_and_listing(fake_openai):
 def test_workspace_runtime_streams_tokens_with_usage(fake_openai):
     workspace = make_workspace()
     services.provider_credentials_set(
-        workspace=workspace, provider_name="openai_api_compatible",
-        credentials=_compat(fake_openai), validate=False,
+        workspace=workspace,
+        provider_name="openai_api_compatible",
+        credentials=_compat(fake_openai),
+        validate=False,
     )
     services.default_model_set(
-        workspace=workspace, model_type="llm", provider_name="openai_api_compatible",
+        workspace=workspace,
+        model_type="llm",
+        provider_name="openai_api_compatible",
         model="fake-chat",
     )
     fake_openai.reply_text = "one two three four five six"
@@ -178,14 +197,19 @@ def test_runtime_without_default_or_provider_is_provider_not_initialize(fake_ope
 def test_provider_errors_become_coded_app_errors(fake_openai):
     workspace = make_workspace()
     services.provider_credentials_set(
-        workspace=workspace, provider_name="openai_api_compatible",
-        credentials=_compat(fake_openai), validate=False,
+        workspace=workspace,
+        provider_name="openai_api_compatible",
+        credentials=_compat(fake_openai),
+        validate=False,
     )
     runtime = services.WorkspaceModelRuntime(workspace)
     fake_openai.fail_next(429, "Rate limit reached", code="rate_limit_exceeded", times=5)
     with pytest.raises(AppError) as info:
-        runtime.chat([ChatMessage(role="user", content="hi")], provider="openai_api_compatible",
-                     model="fake-chat")
+        runtime.chat(
+            [ChatMessage(role="user", content="hi")],
+            provider="openai_api_compatible",
+            model="fake-chat",
+        )
     assert info.value.code == "rate_limit_error" and info.value.status == 429
 
 
@@ -193,7 +217,8 @@ def test_minilm_embeds_offline_through_the_workspace_runtime():
     workspace = make_workspace()
     result = services.WorkspaceModelRuntime(workspace).embed(
         ["a cat sits on the mat", "a kitten rests on a rug", "stock prices fell"],
-        provider="minilm", model="all-MiniLM-L6-v2",
+        provider="minilm",
+        model="all-MiniLM-L6-v2",
     )
     assert len(result.vectors) == 3 and all(len(v) == 384 for v in result.vectors)
 

@@ -294,6 +294,23 @@ def test_http_client_factory_is_used(fake_openai: FakeOpenAIServer, creds: dict[
     assert len(made) == 1 and made[0].is_closed
 
 
+def test_organization_is_sent_and_host_env_never_leaks(
+    openai_provider: OpenAIProvider,
+    creds: dict[str, str],
+    fake_openai: FakeOpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-host")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-host")
+    openai_provider.chat(creds, "fake-chat", [ChatMessage.user("x")])
+    headers = fake_openai.requests[-1].headers
+    assert "openai-organization" not in headers and "openai-project" not in headers
+    openai_provider.chat(
+        {**creds, "openai_organization": "org-t"}, "fake-chat", [ChatMessage.user("x")]
+    )
+    assert fake_openai.requests[-1].headers["openai-organization"] == "org-t"
+
+
 def test_openai_static_models_and_api_base() -> None:
     models = {m.model: m for m in OpenAIProvider().list_models({})}
     assert models["text-embedding-3-large"].dimensions == 3072

@@ -29,7 +29,9 @@ def test_only_the_hash_of_a_key_is_stored():
     api_key, raw = api_key_create(workspace=workspace, key_type="app", app=app)
     row = ApiKey.objects.get(pk=api_key.pk)
     assert row.key_hash == keys.hash_key(raw) and len(row.key_hash) == 64
-    stored = " ".join(str(v) for v in ApiKey.objects.filter(pk=api_key.pk).values().first().values())
+    values = ApiKey.objects.filter(pk=api_key.pk).values().first()
+    assert values is not None
+    stored = " ".join(str(v) for v in values.values())
     assert raw not in stored
     assert raw[:8] in row.prefix and raw[8:] not in row.prefix
 

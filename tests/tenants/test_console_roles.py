@@ -21,11 +21,14 @@ def test_role_table_matches_dify():
     assert Permission.MANAGE_WORKSPACE not in ROLE_PERMISSIONS[Role.ADMIN]
     assert Permission.MANAGE_PROVIDERS in ROLE_PERMISSIONS[Role.ADMIN]
     assert ROLE_PERMISSIONS[Role.EDITOR] == {
-        Permission.USE_APPS, Permission.EDIT_APPS, Permission.EDIT_DATASETS
+        Permission.USE_APPS,
+        Permission.EDIT_APPS,
+        Permission.EDIT_DATASETS,
     }
     assert ROLE_PERMISSIONS[Role.NORMAL] == {Permission.USE_APPS}
     assert ROLE_PERMISSIONS[Role.DATASET_OPERATOR] == {
-        Permission.USE_APPS, Permission.EDIT_DATASETS
+        Permission.USE_APPS,
+        Permission.EDIT_DATASETS,
     }
 
 
@@ -108,14 +111,17 @@ def test_bad_input_is_a_dify_shaped_400():
         "invalid_param",
     )
     assert "email" in body["message"] and "role" in body["message"]
-    assert_dify_error(client.post("/console/api/apps", {"name": "", "mode": "chat"}), 400,
-                      "invalid_param")
-    assert_dify_error(client.post("/console/api/apps", {"name": "A", "mode": "robot"}), 400,
-                      "invalid_param")
+    assert_dify_error(
+        client.post("/console/api/apps", {"name": "", "mode": "chat"}), 400, "invalid_param"
+    )
+    assert_dify_error(
+        client.post("/console/api/apps", {"name": "A", "mode": "robot"}), 400, "invalid_param"
+    )
     existing = add_member(workspace, "normal")
     assert_dify_error(
-        client.post("/console/api/workspaces/current/members",
-                    {"email": existing.email, "role": "editor"}),
+        client.post(
+            "/console/api/workspaces/current/members", {"email": existing.email, "role": "editor"}
+        ),
         400,
         "invalid_param",
     )
@@ -131,5 +137,4 @@ def test_anonymous_console_request_is_401():
 def test_user_without_workspace_is_403():
     from tests.factories import make_user
 
-    assert_dify_error(console(make_user()).get("/console/api/workspaces/current"), 403,
-                      "forbidden")
+    assert_dify_error(console(make_user()).get("/console/api/workspaces/current"), 403, "forbidden")

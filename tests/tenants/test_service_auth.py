@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 def test_app_key_reads_its_app_info():
     owner = make_user("author@example.com")
     workspace = make_workspace(owner=owner)
-    app = make_app(workspace, mode="advanced-chat", name="Helper", description="Answers", created_by=owner)
+    app = make_app(
+        workspace, mode="advanced-chat", name="Helper", description="Answers", created_by=owner
+    )
     response = service(app_key(app)).get("/v1/info")
     assert response.status_code == 200
     assert response.json() == {

@@ -19,7 +19,7 @@ from apps.tenants.roles import Permission
 
 class CredentialsSerializer(serializers.Serializer):
     credentials = serializers.DictField(child=serializers.CharField(allow_blank=True))
-    validate = serializers.BooleanField(default=True)
+    validate = serializers.BooleanField(default=True)  # type: ignore[assignment]
 
 
 class ModelSettingSerializer(serializers.Serializer):

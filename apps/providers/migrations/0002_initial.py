@@ -5,31 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('providers', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("providers", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='defaultmodel',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace'),
+            model_name="defaultmodel",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="tenants.workspace",
+            ),
         ),
         migrations.AddField(
-            model_name='providercredential',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace'),
+            model_name="providercredential",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="tenants.workspace",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='defaultmodel',
-            constraint=models.UniqueConstraint(fields=('workspace', 'model_type'), name='default_model_unique'),
+            model_name="defaultmodel",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "model_type"), name="default_model_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='providercredential',
-            constraint=models.UniqueConstraint(fields=('workspace', 'provider'), name='provider_cred_unique'),
+            model_name="providercredential",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "provider"), name="provider_cred_unique"
+            ),
         ),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,6 +148,27 @@ class EmbeddingResult:
 def estimate_tokens(text: str) -> int:
     """Rough token count used when a server reports no usage: ~4 characters per token."""
     return (len(text) + 3) // 4
+
+
+class ToolCallAssembler:
+    """Assembles streamed tool-call pieces, keyed by their index, into complete ToolCalls."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+
+    def add(
+        self, index: int | None, call_id: str | None, name: str | None, args: str | None
+    ) -> None:
+        entry = self._parts.setdefault(len(self._parts) if index is None else index, ["", "", ""])
+        entry[0], entry[1] = entry[0] or call_id or "", entry[1] or name or ""
+        entry[2] += args or ""
+
+    def calls(self) -> list[ToolCall]:
+        """The calls in index order; a missing id gets a generated ``call_...`` one."""
+        return [
+            ToolCall(i or f"call_{uuid.uuid4().hex[:24]}", n, a)
+            for _, (i, n, a) in sorted(self._parts.items())
+        ]
 
 
 class ModelProvider(ABC):

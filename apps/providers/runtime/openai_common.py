@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +23,7 @@ from .base import (
     LLMResult,
     ModelProvider,
     ToolCall,
+    ToolCallAssembler,
     ToolSpec,
     Usage,
     estimate_tokens,
@@ -57,14 +57,16 @@ def build_client(
     max_retries: int = 1,
     http_client_factory: HttpClientFactory | None = None,
 ) -> openai.OpenAI:
-    return openai.OpenAI(
+    client = openai.OpenAI(
         api_key=api_key,
         base_url=base_url.rstrip("/"),
-        organization=organization or None,
         timeout=httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         max_retries=max_retries,
         http_client=http_client_factory() if http_client_factory else None,
     )
+    # The SDK falls back to OPENAI_ORG_ID / OPENAI_PROJECT_ID: never send the host's to a tenant's.
+    client.organization, client.project = organization or None, None
+    return client
 
 
 def _sdk_message(exc: openai.OpenAIError) -> str:
@@ -168,10 +170,6 @@ def _usage(sdk_usage: Any, messages: Sequence[ChatMessage], output: str, started
     return Usage(prompt, completion, sdk_usage.total_tokens or prompt + completion, latency)
 
 
-def _call_id(raw: str | None) -> str:
-    return raw or f"call_{uuid.uuid4().hex[:24]}"
-
-
 class OpenAIAPIProvider(ModelProvider):
     """Chat, streaming and embeddings over the OpenAI HTTP API; subclasses supply the client."""
 
@@ -213,12 +211,8 @@ class OpenAIAPIProvider(ModelProvider):
     ) -> dict[str, Any]:
         request = self.adapt_parameters(model, chat_parameters(parameters))
         request.update(model=model, messages=[message_to_openai(m) for m in messages])
-        if tools:
-            request["tools"] = [tool_to_openai(t) for t in tools]
-        if stop:
-            request["stop"] = list(stop)
-        if user:
-            request["user"] = user
+        extra = {"tools": [tool_to_openai(t) for t in tools or ()], "stop": list(stop or ())}
+        request.update({k: v for k, v in {**extra, "user": user}.items() if v})
         return request
 
     def chat(
@@ -241,11 +235,11 @@ class OpenAIAPIProvider(ModelProvider):
         choice = response.choices[0]
         message = choice.message
         text = message.content or ""
-        calls = [
-            ToolCall(_call_id(c.id), c.function.name, c.function.arguments or "")
-            for c in message.tool_calls or []
-            if getattr(c, "function", None) is not None
-        ]
+        assembler = ToolCallAssembler()
+        for c in message.tool_calls or []:
+            if (fn := getattr(c, "function", None)) is not None:
+                assembler.add(None, c.id, fn.name, fn.arguments)
+        calls = assembler.calls()
         output = text + "".join(c.arguments for c in calls)
         return LLMResult(
             model=response.model or model,
@@ -271,7 +265,7 @@ class OpenAIAPIProvider(ModelProvider):
         request = self._request(model, messages, parameters, tools, stop, user)
         request["stream_options"] = {"include_usage": True}
         started = time.perf_counter()
-        calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        calls = ToolCallAssembler()
         output: list[str] = []
         usage: Any = None
         finish_reason: str | None = None
@@ -279,21 +273,18 @@ class OpenAIAPIProvider(ModelProvider):
             stream = client.chat.completions.create(stream=True, **request)
             for chunk in stream:
                 usage = chunk.usage or usage
-                for choice in chunk.choices[:1]:
+                for choice in (chunk.choices or [])[:1]:
                     finish_reason = choice.finish_reason or finish_reason
-                    delta = choice.delta
+                    if (delta := choice.delta) is None:  # some servers omit it on the last chunk
+                        continue
                     for tc in delta.tool_calls or []:
-                        index = tc.index if tc.index is not None else len(calls)
-                        entry = calls.setdefault(index, ["", "", ""])
-                        entry[0] = entry[0] or tc.id or ""
-                        if tc.function is not None:
-                            entry[1] = entry[1] or tc.function.name or ""
-                            entry[2] += tc.function.arguments or ""
+                        fn = tc.function
+                        calls.add(tc.index, tc.id, fn and fn.name, fn and fn.arguments)
                     reasoning = str(getattr(delta, "reasoning_content", None) or "")
                     if delta.content or reasoning:
                         output.append(delta.content or "")
                         yield LLMChunk(delta=delta.content or "", reasoning_delta=reasoning)
-        tool_calls = [ToolCall(_call_id(i), n, a) for _, (i, n, a) in sorted(calls.items())]
+        tool_calls = calls.calls()
         text = "".join(output) + "".join(c.arguments for c in tool_calls)
         final_usage = _usage(usage, messages, text, started)
         yield LLMChunk(tool_calls=tool_calls, finish_reason=finish_reason, usage=final_usage)
@@ -314,8 +305,8 @@ class OpenAIAPIProvider(ModelProvider):
                 vectors.extend([float(x) for x in d.embedding] for d in data)
                 used = response.usage.prompt_tokens if response.usage else None
                 prompt_tokens += used if used else sum(estimate_tokens(t) for t in batch)
-        latency = time.perf_counter() - started
-        return EmbeddingResult(model, vectors, Usage(prompt_tokens, 0, prompt_tokens, latency))
+        usage = Usage(prompt_tokens, 0, prompt_tokens, time.perf_counter() - started)
+        return EmbeddingResult(model, vectors, usage)
 
     def remote_model_ids(self, credentials: Mapping[str, str]) -> list[str]:
         """``GET {base_url}/models``."""

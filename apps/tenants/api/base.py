@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
@@ -28,6 +29,11 @@ class ConsoleAPIView(APIView):
 
     membership: Membership
     workspace: Workspace
+
+    @property
+    def user(self) -> User:
+        """The signed-in account (IsAuthenticated has run, so never anonymous)."""
+        return cast(User, self.request.user)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

@@ -21,9 +21,7 @@ urlpatterns = [
         views.ApiKeyDetailView.as_view(),
         name="console-dataset-key",
     ),
-    path(
-        "apps/<uuid:app_id>/api-keys", views.AppApiKeyListView.as_view(), name="console-app-keys"
-    ),
+    path("apps/<uuid:app_id>/api-keys", views.AppApiKeyListView.as_view(), name="console-app-keys"),
     path(
         "apps/<uuid:app_id>/api-keys/<uuid:key_id>",
         views.ApiKeyDetailView.as_view(),

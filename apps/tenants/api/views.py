@@ -88,7 +88,7 @@ class DatasetApiKeyListView(ConsoleAPIView):
     @extend_schema(request=None, responses={201: ApiKeySerializer})
     def post(self, request: Request) -> Response:
         api_key, raw = services.api_key_create(
-            workspace=self.workspace, key_type="dataset", created_by=request.user
+            workspace=self.workspace, key_type="dataset", created_by=self.user
         )
         return _created_key(api_key, raw)
 
@@ -106,7 +106,7 @@ class AppApiKeyListView(ConsoleAPIView):
     def post(self, request: Request, app_id: str) -> Response:
         app = app_get(workspace=self.workspace, app_id=app_id)
         api_key, raw = services.api_key_create(
-            workspace=self.workspace, key_type="app", app=app, created_by=request.user
+            workspace=self.workspace, key_type="app", app=app, created_by=self.user
         )
         return _created_key(api_key, raw)
 

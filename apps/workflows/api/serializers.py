@@ -10,8 +10,17 @@ class AppSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = App
-        fields = ["id", "name", "mode", "description", "icon", "icon_background", "enable_api",
-                  "enable_site", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "mode",
+            "description",
+            "icon",
+            "icon_background",
+            "enable_api",
+            "enable_site",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
 
     def get_created_at(self, obj: App) -> int:

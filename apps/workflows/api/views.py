@@ -26,7 +26,7 @@ class ConsoleAppListView(ConsoleAPIView):
         body = AppCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         app = services.app_create(
-            workspace=self.workspace, created_by=request.user, **body.validated_data
+            workspace=self.workspace, created_by=self.user, **body.validated_data
         )
         return Response(AppSerializer(app).data, status=status.HTTP_201_CREATED)
 

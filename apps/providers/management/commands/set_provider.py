@@ -18,7 +18,10 @@ class Command(ScriptableCommand):
         parser.add_argument("workspace", help="workspace id or name")
         parser.add_argument("provider", help="Dify provider name, e.g. openai")
         parser.add_argument(
-            "--credential", action="append", default=[], metavar="KEY=VALUE",
+            "--credential",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
             help="repeatable, e.g. --credential api_key=sk-… --credential base_url=http://…",
         )
         parser.add_argument("--no-validate", action="store_true")

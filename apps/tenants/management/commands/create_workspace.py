@@ -20,7 +20,6 @@ class Command(ScriptableCommand):
         )
         if account.generated_password:
             self.stdout.write(
-                f"created account {account.user.email} with password: "
-                f"{account.generated_password}"
+                f"created account {account.user.email} with password: {account.generated_password}"
             )
         self.stdout.write(str(workspace.pk))
