@@ -1,6 +1,6 @@
 """API keys in Dify's form: ``app-<24 random chars>`` and ``dataset-<24 random chars>``.
 
-Only a SHA-256 digest is stored. Keys are 144-bit random, so a plain (unsalted) digest
+Only a SHA-256 digest is stored. Keys carry about 143 random bits, so a plain (unsalted) digest
 is safe against guessing and lets authentication find the row with one indexed lookup.
 """
 
