@@ -167,3 +167,29 @@ def test_bootstrap_is_idempotent(settings):
     admin = get_user_model().objects.get(is_superuser=True)
     assert admin.check_password("Admin-pass-123") and admin.is_staff
     assert Membership.objects.get(workspace_id=first[-1]).user == admin
+
+
+def test_chat_command_streams_the_answer_and_reports_usage(fake_openai):
+    workspace = make_workspace("Talk")
+    run(
+        "set_provider", "Talk", "openai_api_compatible",
+        "--credential", f"base_url={fake_openai.base_url}",
+        "--credential", f"api_key={fake_openai.api_key}",
+        "--credential", "models=fake-chat", "--default-chat", "fake-chat",
+    )  # fmt: skip
+    fake_openai.reply_text = "Paris is the capital."
+    lines = run("chat", str(workspace.pk), "Capital of France?", "--system", "Be brief.")
+    assert lines[0] == "Paris is the capital."
+    usage = json.loads(lines[-1])
+    assert usage["completion_tokens"] > 0 and usage["total_tokens"] >= usage["completion_tokens"]
+    sent = fake_openai.requests_to("/chat/completions")[-1].json
+    assert sent["stream"] is True and sent["messages"][0] == {
+        "role": "system",
+        "content": "Be brief.",
+    }
+
+
+def test_chat_command_without_a_model_says_what_to_do():
+    make_workspace("Empty")
+    with pytest.raises(CommandError, match="No default llm model"):
+        run("chat", "Empty", "hello")
