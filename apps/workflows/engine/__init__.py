@@ -1,0 +1,1 @@
+"""The workflow graph engine. Free of Django: everything from the host arrives as ports."""
