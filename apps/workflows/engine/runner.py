@@ -273,7 +273,8 @@ class _ScopeRun:
         finally:
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
-        if self.error is not None:
+        stopped = stopped or self.shared.stop.is_set()
+        if self.error is not None and not stopped:
             status = "failed"
         elif stopped:
             status = "stopped"
