@@ -220,6 +220,15 @@ DEFAULT_WORKSPACE_NAME = env.str("DEFAULT_WORKSPACE_NAME", default="Default work
 PROVIDER_REQUEST_TIMEOUT = env.float("PROVIDER_REQUEST_TIMEOUT", default=60.0)
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=1)
 
+# --- Workflows ---------------------------------------------------------------------------
+WORKFLOW_MAX_EXECUTION_STEPS = env.int("WORKFLOW_MAX_EXECUTION_STEPS", default=500)
+WORKFLOW_MAX_EXECUTION_TIME = env.float("WORKFLOW_MAX_EXECUTION_TIME", default=1200.0)
+WORKFLOW_PARALLEL_DEPTH_LIMIT = env.int("WORKFLOW_MAX_PARALLEL_BRANCHES", default=8)
+# A dify-sandbox compatible service for the code node; empty -> a local subprocess.
+CODE_EXECUTION_ENDPOINT = env.str("CODE_EXECUTION_ENDPOINT", default="")
+CODE_EXECUTION_API_KEY = env.str("CODE_EXECUTION_API_KEY", default="")
+CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

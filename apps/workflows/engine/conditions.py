@@ -61,15 +61,24 @@ def validate_conditions(node_id: str, field: str, raw: Any) -> list[dict[str, An
         if sub is not None:
             if not isinstance(sub, Mapping) or not isinstance(sub.get("conditions") or [], list):
                 raise NodeConfigError(
-                    node_id, f"{where}.sub_variable_condition", "must be {logical_operator, conditions}"
+                    node_id,
+                    f"{where}.sub_variable_condition",
+                    "must be {logical_operator, conditions}",
                 )
             for index, item in enumerate(sub.get("conditions") or []):
                 inner = f"{where}.sub_variable_condition.conditions[{index}]"
-                if not isinstance(item, Mapping) or item.get("comparison_operator") not in OPERATORS:
-                    raise NodeConfigError(node_id, f"{inner}.comparison_operator", "unknown operator")
+                if (
+                    not isinstance(item, Mapping)
+                    or item.get("comparison_operator") not in OPERATORS
+                ):
+                    raise NodeConfigError(
+                        node_id, f"{inner}.comparison_operator", "unknown operator"
+                    )
                 if item.get("key") not in FILE_ATTRIBUTES:
                     raise NodeConfigError(
-                        node_id, f"{inner}.key", f"must be one of {', '.join(sorted(FILE_ATTRIBUTES))}"
+                        node_id,
+                        f"{inner}.key",
+                        f"must be one of {', '.join(sorted(FILE_ATTRIBUTES))}",
                     )
     return [dict(c) for c in raw]
 
@@ -92,7 +101,9 @@ def evaluate(
             and operator in ("contains", "not contains", "all of")
         ):
             expected: Any = sub
-            result = evaluate_files(actual, sub.get("conditions") or [], sub.get("logical_operator"))
+            result = evaluate_files(
+                actual, sub.get("conditions") or [], sub.get("logical_operator")
+            )
         else:
             expected = render_expected(pool, condition.get("value"))
             result = compare(actual, operator, expected)
@@ -109,7 +120,9 @@ def evaluate(
     return use_and, details
 
 
-def evaluate_files(files: Sequence[Any], conditions: Sequence[Mapping[str, Any]], logical: Any) -> bool:
+def evaluate_files(
+    files: Sequence[Any], conditions: Sequence[Mapping[str, Any]], logical: Any
+) -> bool:
     """Sub-conditions on the attributes of a list of files. A condition holds when any file
     matches, or — for negative operators (``not …``) — when every file does."""
     results = []

@@ -150,7 +150,7 @@ def extract_docx(content: bytes) -> str:
 
     try:
         document = docx.Document(io.BytesIO(content))
-    except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds on bad input
+    except Exception as exc:
         raise ExtractionError(f"cannot read DOCX: {exc}") from exc
     parts: list[str] = []
     body = document.element.body
@@ -171,7 +171,7 @@ def extract_xlsx(content: bytes) -> str:
 
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - zip/xml errors of a corrupt workbook
+    except Exception as exc:
         raise ExtractionError(f"cannot read XLSX: {exc}") from exc
     sheets = []
     try:

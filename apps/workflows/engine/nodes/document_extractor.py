@@ -64,7 +64,7 @@ class DocumentExtractorNode(Node):
             content = reader.read(file)
         except NodeError:
             raise
-        except Exception as exc:  # noqa: BLE001 - whatever the host's storage raises
+        except Exception as exc:
             raise NodeError(f"cannot read file {name}: {exc}") from exc
         try:
             return extract_text(

@@ -30,7 +30,9 @@ class IfElseNode(Node):
             self.cases.append(("true", operator, conditions))
             return
         if not isinstance(raw_cases, list):
-            raise self.fail_config("cases", "must be a list of {case_id, logical_operator, conditions}")
+            raise self.fail_config(
+                "cases", "must be a list of {case_id, logical_operator, conditions}"
+            )
         for position, case in enumerate(raw_cases):
             where = f"cases[{position}]"
             if not isinstance(case, dict):
@@ -69,7 +71,9 @@ class IfElseNode(Node):
                 selected = case_id
                 break
         return NodeResult(
-            inputs={"#conditions#": [{k: v for k, v in d.items() if k != "result"} for d in checked]},
+            inputs={
+                "#conditions#": [{k: v for k, v in d.items() if k != "result"} for d in checked]
+            },
             process_data={"condition_results": case_results},
             outputs={"result": result, "selected_case_id": selected},
             edge_handle=selected,

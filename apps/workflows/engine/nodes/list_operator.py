@@ -35,7 +35,9 @@ class ListOperatorNode(Node):
                 raise self.fail_config(where, "must be {key, comparison_operator, value}")
             operator = condition.get("comparison_operator", "contains")
             if operator not in OPERATORS:
-                raise self.fail_config(f"{where}.comparison_operator", f"unknown operator {operator!r}")
+                raise self.fail_config(
+                    f"{where}.comparison_operator", f"unknown operator {operator!r}"
+                )
             self.conditions.append({**condition, "comparison_operator": operator})
         order_by = self._section("order_by")
         self.order_enabled = bool(order_by.get("enabled"))

@@ -1,0 +1,315 @@
+"""agent: Dify runs an agent strategy plugin here; we run the two built-in strategies of
+``langgenius/agent`` ourselves: ``function_calling`` (native tool calls) and ``ReAct``
+(Thought / Action / Action Input / Observation in text). Tools run through the
+``tool_invoker`` port; each round is reported as AgentLog events and the answer streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.providers.runtime.base import ChatMessage, ToolCall, ToolSpec, Usage
+
+from ..errors import NodeError
+from ..events import AgentLog
+from ..variables import VariablePool, to_text
+from . import register
+from .agent_react import REACT_STOP, parse_react, react_system_prompt
+from .base import Node, NodeResult, RunContext, StreamChunk
+from .prompting import history_messages, model_errors, parse_memory, parse_model, usage_dict
+
+STRATEGIES = {"function_calling": "function_calling", "react": "react", "cot": "react"}
+DEFAULT_ITERATIONS = 3  # the langgenius/agent strategies' default
+MAX_ITERATIONS = 99
+
+
+@dataclass
+class AgentTool:
+    name: str  # as the model sees it
+    tool_name: str
+    provider_id: str
+    provider_type: str
+    description: str
+    fixed: dict[str, Any]  # parameters set in the node (auto: 0) and settings
+    schemas: list[Any] = field(default_factory=list)
+
+
+@register
+class AgentNode(Node):
+    node_type = "agent"
+    streamed_outputs = ("text",)
+
+    def parse(self) -> None:
+        raw_name = str(self.data.get("agent_strategy_name") or "function_calling")
+        strategy = STRATEGIES.get(raw_name.lower().replace("-", "_"))
+        if strategy is None:
+            raise self.fail_config(
+                "agent_strategy_name",
+                f"unsupported strategy {raw_name!r} (function_calling, ReAct)",
+            )
+        self.strategy = strategy
+        params = self.data.get("agent_parameters") or {}
+        if not isinstance(params, Mapping):
+            raise self.fail_config("agent_parameters", "must be an object")
+        self.params = params
+        model = self._input("model")
+        if model is None:
+            raise self.fail_config("agent_parameters.model", "is required")
+        self.model = parse_model(self, "agent_parameters.model.value", model)
+        tools = self._input("tools") or []
+        if not isinstance(tools, list):
+            raise self.fail_config("agent_parameters.tools.value", "must be a list of tools")
+        self.tools = [self._tool(i, t) for i, t in enumerate(tools) if _enabled(t)]
+        iterations = self._input("maximum_iterations")
+        iterations = self._input("max_iterations") if iterations is None else iterations
+        try:
+            self.max_iterations = int(iterations or DEFAULT_ITERATIONS)
+        except (TypeError, ValueError) as exc:
+            raise self.fail_config("agent_parameters.maximum_iterations", "not a number") from exc
+        self.max_iterations = max(1, min(self.max_iterations, MAX_ITERATIONS))
+        self.memory = parse_memory(self)
+
+    def _input(self, name: str) -> Any:
+        item = self.params.get(name)
+        return item.get("value") if isinstance(item, Mapping) and "value" in item else item
+
+    def _tool(self, index: int, raw: Any) -> AgentTool:
+        where = f"agent_parameters.tools.value[{index}]"
+        if not isinstance(raw, Mapping) or not raw.get("tool_name"):
+            raise self.fail_config(f"{where}.tool_name", "is required")
+        fixed: dict[str, Any] = {}
+        for key, value in (raw.get("parameters") or raw.get("tool_parameters") or {}).items():
+            if isinstance(value, Mapping) and "auto" in value:
+                if not value.get("auto"):  # auto: 0 → the value set in the node
+                    inner = value.get("value")
+                    fixed[key] = inner.get("value") if isinstance(inner, Mapping) else inner
+            elif value is not None:
+                fixed[key] = value
+        for key, value in (raw.get("settings") or {}).items():
+            fixed[key] = value.get("value") if isinstance(value, Mapping) else value
+        extra = raw.get("extra") or {}
+        description = (isinstance(extra, Mapping) and extra.get("description")) or raw.get(
+            "tool_description"
+        )
+        provider = raw.get("provider_name") or raw.get("provider_id") or ""
+        return AgentTool(
+            name=str(raw["tool_name"]),
+            tool_name=str(raw["tool_name"]),
+            provider_id=str(provider),
+            provider_type=str(raw.get("provider_type") or raw.get("type") or "builtin"),
+            description=str(description or raw.get("tool_label") or raw["tool_name"]),
+            fixed=fixed,
+            schemas=list(raw.get("schemas") or []),
+        )
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, pool: VariablePool, ctx: RunContext) -> Iterator[Any]:
+        instruction = _render(pool, self._input("instruction"))
+        query = _render(pool, self._input("query"))
+        specs = {tool.name: (tool, self._spec(ctx, tool)) for tool in self.tools}
+        messages: list[ChatMessage] = []
+        if self.strategy == "react":
+            tools = [spec for _, spec in specs.values()]
+            instruction = react_system_prompt(instruction, tools)
+        if instruction:
+            messages.append(ChatMessage.system(instruction))
+        messages += history_messages(ctx, self.memory)
+        messages.append(ChatMessage.user(query))
+        state = _State()
+        for round_no in range(1, self.max_iterations + 2):
+            if ctx.should_stop():
+                raise NodeError("stopped")
+            last = round_no > self.max_iterations  # like Dify: a final round without tools
+            if self.strategy == "react":
+                done = yield from self._react_round(ctx, messages, specs, state, round_no, last)
+            else:
+                done = yield from self._fc_round(ctx, messages, specs, state, round_no, last)
+            if done:
+                break
+        text = "".join(state.text)
+        used = usage_dict(state.usage)
+        inputs = {
+            "strategy": self.strategy,
+            "query": query,
+            "instruction": _render(pool, self._input("instruction")),
+            "model": self.model.info(),
+            "tools": [t.name for t in self.tools],
+            "maximum_iterations": self.max_iterations,
+        }
+        outputs = {"text": text, "files": [], "json": state.json, "usage": used}
+        yield NodeResult(outputs=outputs, inputs=inputs, usage=used)
+
+    def _fc_round(
+        self,
+        ctx: RunContext,
+        messages: list[ChatMessage],
+        specs: dict[str, tuple[AgentTool, ToolSpec]],
+        state: _State,
+        round_no: int,
+        last: bool,
+    ) -> Generator[Any, None, bool]:
+        tools = None if last or not specs else [spec for _, spec in specs.values()]
+        thought: list[str] = []
+        calls: list[ToolCall] = []
+        with model_errors():
+            for chunk in self._runtime(ctx).chat_stream(messages, tools=tools, **self._kw(ctx)):
+                if ctx.should_stop():
+                    raise NodeError("stopped")
+                if chunk.delta:
+                    thought.append(chunk.delta)
+                    state.text.append(chunk.delta)
+                    yield StreamChunk((self.id, "text"), chunk.delta)
+                calls.extend(chunk.tool_calls)
+                if chunk.usage is not None:
+                    state.usage = state.usage + chunk.usage
+        if last or not calls:
+            yield self._log(round_no, "".join(thought), None, None, None)
+            return True
+        messages.append(ChatMessage.assistant("".join(thought), calls))
+        for call in calls:
+            args = _arguments(call.arguments)
+            observation = self._invoke(ctx, specs, call.name, args, state)
+            messages.append(ChatMessage.tool(observation, call.id))
+            yield self._log(round_no, "".join(thought), call.name, args, observation)
+        return False
+
+    def _react_round(
+        self,
+        ctx: RunContext,
+        messages: list[ChatMessage],
+        specs: dict[str, tuple[AgentTool, ToolSpec]],
+        state: _State,
+        round_no: int,
+        last: bool,
+    ) -> Generator[Any, None, bool]:
+        if last:
+            note = "You cannot use tools any more. Give your Final Answer now."
+            messages.append(ChatMessage.user(note))
+        with model_errors():
+            result = self._runtime(ctx).chat(messages, stop=REACT_STOP, **self._kw(ctx))
+        state.usage = state.usage + result.usage
+        step = parse_react(result.text)
+        if step.action is None or last:
+            answer = step.answer if step.answer is not None else step.thought or result.text
+            state.text.append(answer)
+            yield StreamChunk((self.id, "text"), answer)
+            yield self._log(round_no, step.thought, None, None, None)
+            return True
+        observation = self._invoke(ctx, specs, step.action, step.action_input, state)
+        messages.append(ChatMessage.assistant(result.text.rstrip()))
+        messages.append(ChatMessage.user(f"Observation: {observation}"))
+        yield self._log(round_no, step.thought, step.action, step.action_input, observation)
+        return False
+
+    def _invoke(
+        self,
+        ctx: RunContext,
+        specs: dict[str, tuple[AgentTool, ToolSpec]],
+        name: str,
+        args: dict[str, Any],
+        state: _State,
+    ) -> str:
+        found = specs.get(name)
+        if found is None:
+            return f"there is no tool named {name}"
+        tool = found[0]
+        try:
+            result = self.port(ctx, "tool_invoker").invoke(
+                provider_type=tool.provider_type,
+                provider_id=tool.provider_id,
+                tool_name=tool.tool_name,
+                parameters={**args, **tool.fixed},
+                user_id=ctx.user_id or None,
+            )
+        except Exception as exc:  # noqa: BLE001 - the model sees the error, like in Dify
+            return f"tool invoke error: {exc}"
+        state.json.extend(result.json)
+        parts = [result.text] if result.text else []
+        parts += [json.dumps(item, ensure_ascii=False) for item in result.json]
+        parts += [f"file: {f.get('filename') or f.get('url') or ''}" for f in result.files]
+        return "\n".join(parts) or "the tool returned nothing"
+
+    def _spec(self, ctx: RunContext, tool: AgentTool) -> ToolSpec:
+        described = None
+        describe = getattr(ctx.ports.tool_invoker, "describe", None)
+        if callable(describe):
+            described = describe(tool.provider_type, tool.provider_id, tool.tool_name)
+        if described is not None:
+            schema = dict(described.parameters)
+        else:
+            schema = _schema_from_dify(tool.schemas)
+        if tool.fixed and isinstance(schema.get("properties"), Mapping):
+            schema["properties"] = {
+                k: v for k, v in schema["properties"].items() if k not in tool.fixed
+            }
+            schema["required"] = [r for r in schema.get("required", []) if r not in tool.fixed]
+        description = tool.description or (described.description if described else "")
+        return ToolSpec(tool.name, description, schema)
+
+    def _runtime(self, ctx: RunContext) -> Any:
+        return self.port(ctx, "model_runtime")
+
+    def _kw(self, ctx: RunContext) -> dict[str, Any]:
+        return {
+            "provider": self.model.provider,
+            "model": self.model.name,
+            "parameters": self.model.params,
+            "user": ctx.user_id or None,
+        }
+
+    def _log(
+        self, round_no: int, thought: str, tool: str | None, args: Any, observation: str | None
+    ) -> AgentLog:
+        data = {"round": round_no, "thought": thought, "tool": tool, "input": args}
+        data["observation"] = observation
+        return AgentLog(node_id=self.id, execution_id="", label=f"ROUND {round_no}", data=data)
+
+
+@dataclass
+class _State:
+    text: list[str] = field(default_factory=list)
+    json: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+def _enabled(raw: Any) -> bool:
+    return isinstance(raw, Mapping) and bool(raw.get("enabled", False))
+
+
+def _render(pool: VariablePool, value: Any) -> str:
+    return pool.render(value) if isinstance(value, str) else to_text(value)
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+_JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
+
+
+def _schema_from_dify(schemas: list[Any]) -> dict[str, Any]:
+    """A JSON schema from a Dify tool's parameter list (``schemas``, form ``llm`` only);
+    a permissive object schema when there is none."""
+    properties: dict[str, Any] = {}
+    required = []
+    for item in schemas:
+        if not isinstance(item, Mapping) or not item.get("name") or item.get("form") == "form":
+            continue
+        kind = str(item.get("type") or "string")
+        entry: dict[str, Any] = {"type": kind if kind in _JSON_TYPES else "string"}
+        entry["description"] = str(item.get("llm_description") or "")
+        options = [o.get("value") for o in item.get("options") or [] if isinstance(o, Mapping)]
+        if options:
+            entry["enum"] = options
+        properties[str(item["name"])] = entry
+        if item.get("required"):
+            required.append(str(item["name"]))
+    if not properties:
+        return {"type": "object", "properties": {}}
+    return {"type": "object", "properties": properties, "required": required}

@@ -1,0 +1,191 @@
+"""Apps from DSL files in the database: import, export, publish, run, records, commands."""
+
+import io
+import json
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from apps.core.errors import InvalidParam
+from apps.workflows.dsl_services import app_export_dsl, app_import_dsl
+from apps.workflows.models import App, NodeExecution, Workflow, WorkflowRun
+from apps.workflows.run_services import workflow_publish, workflow_rerun, workflow_run_start
+from tests.factories import make_workspace
+from tests.workflows.helpers import DSL_DIR
+
+pytestmark = pytest.mark.django_db
+ROUNDTRIP = (DSL_DIR / "roundtrip_workflow.yml").read_text()
+INPUTS = {"name": "Ada", "bag": {"items": ["x", "y", "z"]}}
+
+
+def run_all(handle):
+    events = list(handle.events())
+    handle.record.refresh_from_db()
+    return events
+
+
+def test_import_export_reimport_is_identical():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=ROUNDTRIP).app
+    assert app.mode == "workflow" and app.name == "Greeter"
+    exported = app_export_dsl(app=app, include_secrets=True)
+    original, again = yaml.safe_load(ROUNDTRIP), yaml.safe_load(exported)
+    again["version"] = original["version"]
+    assert again == original
+    reimported = app_import_dsl(workspace=workspace, text=exported).app
+    assert app_export_dsl(app=reimported, include_secrets=True) == exported
+
+
+def test_secret_environment_values_are_encrypted_and_blank_on_export():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=ROUNDTRIP).app
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT environment_variables::text FROM workflows_workflow WHERE app_id = %s",
+            [app.pk],
+        )
+        stored = cursor.fetchone()[0]
+    assert "tok-123-secret" not in stored
+    exported = yaml.safe_load(app_export_dsl(app=app))
+    secret = next(
+        v for v in exported["workflow"]["environment_variables"] if v["name"] == "api_token"
+    )
+    assert secret["value"] == ""
+
+
+def test_run_records_the_run_and_every_node():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=ROUNDTRIP).app
+    handle = workflow_run_start(app=app, inputs=INPUTS, user_id="end-user-1")
+    run_all(handle)
+    record = WorkflowRun.objects.get(pk=handle.id)
+    assert record.status == "succeeded"
+    assert record.outputs == {"greeting": "Hello, Ada!", "items": ["X", "Y", "Z"]}
+    assert record.system_variables["user_id"] == "end-user-1"
+    rows = list(NodeExecution.objects.filter(run=record).order_by("index"))
+    body = [r for r in rows if r.node_id == "1711000000004"]
+    assert [r.iteration_index for r in body] == [0, 1, 2]
+    assert all(r.parent_node_id == "1711000000003" for r in body)
+    assert record.total_steps == len(rows)
+    # every second is attributed: nodes + engine = wall; persistence measured apart
+    assert abs(record.elapsed_time - (record.node_time + record.engine_time)) < 1e-6
+    assert record.persistence_time > 0
+
+
+def test_failed_run_is_recorded_with_its_error():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=ROUNDTRIP).app
+    handle = workflow_run_start(app=app, inputs={})
+    run_all(handle)
+    assert handle.record.status == "failed" and "name is required" in handle.record.error
+
+
+def test_abandoned_run_is_marked_stopped():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=ROUNDTRIP).app
+    handle = workflow_run_start(app=app, inputs=INPUTS)
+    events = handle.events()
+    next(events)
+    events.close()
+    handle.record.refresh_from_db()
+    assert handle.record.status == "stopped"
+
+
+def test_publish_and_rerun_use_the_stored_version():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=ROUNDTRIP).app
+    published = workflow_publish(app=app)
+    app.refresh_from_db()
+    assert app.published_workflow == published and published.version != Workflow.DRAFT
+    handle = workflow_run_start(app=app, inputs=INPUTS)
+    run_all(handle)
+    assert handle.record.workflow == published
+    again = workflow_rerun(run=handle.record)
+    run_all(again)
+    assert again.record.inputs == handle.record.inputs and again.record.status == "succeeded"
+    assert again.record.workflow == published and again.record.triggered_from == "rerun"
+
+
+def test_import_reports_what_is_missing_without_failing():
+    workspace = make_workspace()
+    document = yaml.safe_load(ROUNDTRIP)
+    document["dependencies"] = [
+        {"type": "marketplace",
+         "value": {"marketplace_plugin_unique_identifier": "langgenius/anthropic:0.0.9@abc"}},
+        {"type": "marketplace",
+         "value": {"marketplace_plugin_unique_identifier": "langgenius/openai:0.0.26@def"}},
+    ]  # fmt: skip
+    result = app_import_dsl(workspace=workspace, text=yaml.safe_dump(document))
+    assert any("langgenius/anthropic" in w for w in result.warnings)
+    assert not any("langgenius/openai" in w for w in result.warnings)
+
+
+def test_invalid_file_is_invalid_param_and_creates_nothing():
+    workspace = make_workspace()
+    with pytest.raises(InvalidParam, match="unknown node type"):
+        app_import_dsl(
+            workspace=workspace,
+            text=ROUNDTRIP.replace("type: template-transform", "type: teleport", 1),
+        )
+    assert not App.objects.exists()
+
+
+def _call(*args):
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue().strip().splitlines()
+
+
+def test_commands_import_run_export(tmp_path):
+    make_workspace("Main")
+    path = tmp_path / "app.yml"
+    path.write_text(ROUNDTRIP)
+    app_id = _call("import_dsl", str(path), "--workspace", "Main")[-1]
+    lines = _call("run_workflow", app_id, "--inputs", json.dumps(INPUTS))
+    events = [json.loads(line) for line in lines]
+    names = [e["event"] for e in events]
+    assert names[0] == "workflow_started" and names[-1] == "workflow_finished"
+    assert {"node_started", "node_finished", "iteration_started", "iteration_next",
+            "iteration_completed"} <= set(names)  # fmt: skip
+    finished = events[-1]
+    assert finished["data"]["status"] == "succeeded"
+    assert finished["data"]["outputs"]["items"] == ["X", "Y", "Z"]
+    assert all(e["workflow_run_id"] == finished["workflow_run_id"] for e in events)
+    rerun = _call("run_workflow", "--rerun", finished["workflow_run_id"])
+    assert json.loads(rerun[-1])["data"]["status"] == "succeeded"
+    out = tmp_path / "out.yml"
+    assert _call("export_dsl", app_id, "--out", str(out))[-1] == str(out)
+    assert (
+        yaml.safe_load(out.read_text())["workflow"]["graph"]
+        == yaml.safe_load(ROUNDTRIP)["workflow"]["graph"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["import_dsl", "/nonexistent.yml", "--workspace", "Main"], "cannot read"),
+        (["run_workflow", "not-a-uuid"], "not found"),
+        (["run_workflow", "00000000-0000-0000-0000-000000000000"], "not found"),
+        (["export_dsl", "00000000-0000-0000-0000-000000000000"], "not found"),
+        (["run_workflow", "--rerun", "nope"], "not found"),
+    ],
+)
+def test_command_errors_are_one_line(args, reason):
+    make_workspace("Main")
+    with pytest.raises(CommandError) as info:
+        _call(*args)
+    assert reason in str(info.value) and "\n" not in str(info.value)
+
+
+def test_run_workflow_exits_non_zero_when_the_run_fails(tmp_path):
+    make_workspace("Main")
+    path = tmp_path / "app.yml"
+    path.write_text(ROUNDTRIP)
+    app_id = _call("import_dsl", str(path), "--workspace", "Main")[-1]
+    with pytest.raises(CommandError, match="name is required"):
+        _call("run_workflow", app_id, "--inputs", "{}")
+    with pytest.raises(CommandError, match="not valid JSON"):
+        _call("run_workflow", app_id, "--inputs", "{oops")
