@@ -229,6 +229,14 @@ CODE_EXECUTION_ENDPOINT = env.str("CODE_EXECUTION_ENDPOINT", default="")
 CODE_EXECUTION_API_KEY = env.str("CODE_EXECUTION_API_KEY", default="")
 CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)
 
+# --- Outbound HTTP (SSRF guard) ------------------------------------------------------------
+# Hosts and networks tenants' requests may reach although they are internal (e.g. a local
+# model server). Everything else private/loopback/link-local is refused.
+SSRF_ALLOWED_HOSTS = env.list("SSRF_ALLOWED_HOSTS", default=[])
+SSRF_ALLOWED_NETWORKS = env.list("SSRF_ALLOWED_NETWORKS", default=[])
+HTTP_REQUEST_TIMEOUT = env.float("HTTP_REQUEST_TIMEOUT", default=30.0)
+HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -190,8 +190,8 @@ def test_tool_dsl_resolves_mixed_variable_and_constant_parameters() -> None:
     call = invoker.calls[0]
     assert (call["provider_type"], call["provider_id"], call["tool_name"]) == (
         "builtin", "weather", "forecast")  # fmt: skip
-    assert call["parameters"] == {
-        "units": "metric", "query": "Weather in Oslo please", "days": 2, "detailed": True}  # fmt: skip
+    expected = {"units": "metric", "query": "Weather in Oslo please", "days": 2, "detailed": True}
+    assert call["parameters"] == expected
 
 
 def test_tool_unknown_tool_imports_but_fails_at_run_time_naming_it() -> None:
@@ -294,7 +294,8 @@ def extract_graph(reader: FakeFileReader, value: Any) -> RunResult:
     nodes = [
         {"id": "start", "type": "start", "variables": [{"variable": "doc", "type": "file"}]},
         {"id": "x", "type": "document-extractor", "variable_selector": ["start", "doc"]},
-        {"id": "end", "type": "end", "outputs": [{"variable": "t", "value_selector": ["x", "text"]}]},
+        {"id": "end", "type": "end",
+         "outputs": [{"variable": "t", "value_selector": ["x", "text"]}]},
     ]  # fmt: skip
     return run(graph(nodes, [("start", "x"), ("x", "end")]), {"doc": value},
                ports=Ports(file_reader=reader))  # fmt: skip

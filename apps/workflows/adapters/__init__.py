@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.tenants.models import Workspace
 from apps.workflows.adapters.code import code_runner
+from apps.workflows.adapters.http import GuardedHttpPort
 from apps.workflows.adapters.models import WorkspaceModelPort
 from apps.workflows.engine.ports import Ports
 
@@ -12,4 +13,8 @@ def ports_for(workspace: Workspace) -> Ports:
     """Every port the engine can use in this workspace. Knowledge retrieval, tools and
     uploaded files arrive with their issues; until then those nodes fail with a clear
     "no … configured" error."""
-    return Ports(model_runtime=WorkspaceModelPort(workspace), code_runner=code_runner())
+    return Ports(
+        model_runtime=WorkspaceModelPort(workspace),
+        code_runner=code_runner(),
+        http_client=GuardedHttpPort(),
+    )

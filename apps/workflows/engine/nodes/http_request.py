@@ -86,12 +86,8 @@ class HttpRequestNode(Node):
         )
 
     def _lines(self, field: str) -> list[tuple[str, str]]:
-        """Dify's "key:value" lines (one per line), or a list of {key, value} objects."""
+        """Dify's "key:value" lines, one pair per line (values may hold ``{{#…#}}``)."""
         raw = self.data.get(field) or ""
-        if isinstance(raw, list):
-            if not all(isinstance(item, dict) for item in raw):
-                raise self.fail_config(field, "must be 'key:value' lines or [{key, value}]")
-            return [(str(i.get("key", "")), str(i.get("value", ""))) for i in raw if i.get("key")]
         if not isinstance(raw, str):
             raise self.fail_config(field, "must be 'key:value' lines")
         pairs = []
@@ -163,10 +159,8 @@ class HttpRequestNode(Node):
                 _json_body(pool, str(data[0].get("value", ""))), ensure_ascii=False
             ).encode()
         if kind == "x-www-form-urlencoded":
-            form = [
-                (pool.render(str(i.get("key", ""))), pool.render(str(i.get("value", ""))))
-                for i in data
-            ]
+            render = pool.render
+            form = [(render(str(i.get("key", ""))), render(str(i.get("value", "")))) for i in data]
             return urlencode(form).encode()
         if kind == "binary":
             files = _files(pool, data[0].get("file"))
@@ -202,10 +196,8 @@ class HttpRequestNode(Node):
 
     def _outputs(self, url: str, response: HttpResponse) -> dict[str, Any]:
         headers = {str(k).lower(): str(v) for k, v in response.headers.items()}
-        content, content_type = (
-            response.content,
-            response.content_type or headers.get("content-type", ""),
-        )
+        content = response.content
+        content_type = response.content_type or headers.get("content-type", "")
         disposition = Message()
         disposition["content-disposition"] = headers.get("content-disposition", "")
         filename = disposition.get_filename() if headers.get("content-disposition") else None
