@@ -145,7 +145,12 @@ def _pool(**values: Any) -> VariablePool:
 
 
 def _cond(name: str, operator: str, value: Any = None, **extra: Any) -> dict[str, Any]:
-    return {"variable_selector": ["n", name], "comparison_operator": operator, "value": value, **extra}
+    return {
+        "variable_selector": ["n", name],
+        "comparison_operator": operator,
+        "value": value,
+        **extra,
+    }
 
 
 def test_evaluate_and_or_with_process_data() -> None:
@@ -153,9 +158,14 @@ def test_evaluate_and_or_with_process_data() -> None:
     ok, details = evaluate(pool, [_cond("text", "contains", "ell"), _cond("num", ">", "2")], "and")
     assert ok is True
     assert details == [
-        {"actual_value": "hello", "expected_value": "ell", "comparison_operator": "contains", "result": True},
+        {
+            "actual_value": "hello",
+            "expected_value": "ell",
+            "comparison_operator": "contains",
+            "result": True,
+        },
         {"actual_value": 3, "expected_value": "2", "comparison_operator": ">", "result": True},
-    ]  # fmt: skip
+    ]
     ok, _ = evaluate(pool, [_cond("text", "is", "x"), _cond("num", "=", "3")], "or")
     assert ok is True
     ok, _ = evaluate(pool, [_cond("text", "is", "x"), _cond("num", "=", "4")], "or")
@@ -187,13 +197,21 @@ def test_evaluate_missing_variable_and_conversation_variables() -> None:
     pool = _pool()
     ok, details = evaluate(pool, [_cond("nothing", "not exists")], "and")
     assert ok and details[0]["actual_value"] is None
-    condition = {"variable_selector": ["conversation", "count"], "comparison_operator": "≥", "value": "2"}
+    condition = {
+        "variable_selector": ["conversation", "count"],
+        "comparison_operator": "≥",
+        "value": "2",
+    }
     assert evaluate(pool, [condition], "and")[0] is True
 
 
 def test_empty_condition_list_matches_dify() -> None:
     assert evaluate(_pool(), [], "and")[0] is True
     assert evaluate(_pool(), [], "or")[0] is False
+
+
+def _sub(key: str, operator: str, value: Any) -> dict[str, Any]:
+    return {"key": key, "comparison_operator": operator, "value": value}
 
 
 FILES = [
@@ -208,30 +226,30 @@ FILES = [
 @pytest.mark.parametrize(
     ("conditions", "logical", "result"),
     [
-        ([{"key": "type", "comparison_operator": "is", "value": "image"}], "and", True),
-        ([{"key": "type", "comparison_operator": "is", "value": "video"}], "and", False),
-        ([{"key": "extension", "comparison_operator": "is", "value": "pdf"}], "and", True),
-        ([{"key": "name", "comparison_operator": "end with", "value": ".png"}], "and", True),
-        ([{"key": "size", "comparison_operator": ">", "value": "4096"}], "and", False),
-        ([{"key": "size", "comparison_operator": "≤", "value": "2048"}], "and", True),
-        ([{"key": "mime_type", "comparison_operator": "start with", "value": "image/"}], "and", True),
-        ([{"key": "transfer_method", "comparison_operator": "in", "value": ["remote_url"]}], "and", True),
-        ([{"key": "url", "comparison_operator": "contains", "value": "example.com"}], "and", True),
+        ([_sub("type", "is", "image")], "and", True),
+        ([_sub("type", "is", "video")], "and", False),
+        ([_sub("extension", "is", "pdf")], "and", True),
+        ([_sub("name", "end with", ".png")], "and", True),
+        ([_sub("size", ">", "4096")], "and", False),
+        ([_sub("size", "≤", "2048")], "and", True),
+        ([_sub("mime_type", "start with", "image/")], "", True),
+        ([_sub("transfer_method", "in", ["local_file"])], "", True),
+        ([_sub("url", "contains", "example.com")], "and", True),
         # a negative operator must hold for every file
-        ([{"key": "type", "comparison_operator": "is not", "value": "image"}], "and", False),
-        ([{"key": "type", "comparison_operator": "not in", "value": ["video"]}], "and", True),
+        ([_sub("type", "is not", "image")], "and", False),
+        ([_sub("type", "not in", ["video"])], "and", True),
         (
             [
-                {"key": "type", "comparison_operator": "is", "value": "video"},
-                {"key": "size", "comparison_operator": "<", "value": "100"},
+                _sub("type", "is", "video"),
+                _sub("size", "<", "100"),
             ],
             "or",
             True,
         ),
         (
             [
-                {"key": "type", "comparison_operator": "is", "value": "video"},
-                {"key": "size", "comparison_operator": "<", "value": "100"},
+                _sub("type", "is", "video"),
+                _sub("size", "<", "100"),
             ],
             "and",
             False,
@@ -257,7 +275,9 @@ def test_validate_conditions_names_the_field() -> None:
     with pytest.raises(NodeConfigError, match=r"conditions\[0\]\.variable_selector"):
         validate_conditions("n1", "conditions", [{"comparison_operator": "is"}])
     bad_key = _cond(
-        "f", "contains", sub_variable_condition={"conditions": [{"key": "colour", "comparison_operator": "is"}]}
+        "f",
+        "contains",
+        sub_variable_condition={"conditions": [{"key": "colour", "comparison_operator": "is"}]},
     )
     with pytest.raises(NodeConfigError, match=r"sub_variable_condition\.conditions\[0\]\.key"):
         validate_conditions("n1", "conditions", [bad_key])

@@ -291,7 +291,7 @@ def test_document_extractor_dsl_extracts_every_supported_format() -> None:
 
 
 def extract_graph(reader: FakeFileReader, value: Any) -> RunResult:
-    nodes = [
+    nodes: list[dict[str, Any]] = [
         {"id": "start", "type": "start", "variables": [{"variable": "doc", "type": "file"}]},
         {"id": "x", "type": "document-extractor", "variable_selector": ["start", "doc"]},
         {"id": "end", "type": "end",
@@ -353,7 +353,7 @@ def test_knowledge_retrieval_dsl_returns_ranked_result_with_positions() -> None:
 
 
 def test_knowledge_retrieval_empty_query_fails_like_dify() -> None:
-    nodes = [
+    nodes: list[dict[str, Any]] = [
         {"id": "start", "type": "start", "variables": [{"variable": "q", "type": "text-input"}]},
         {"id": "kr", "type": "knowledge-retrieval", "query_variable_selector": ["start", "q"],
          "dataset_ids": ["ds-pets"], "retrieval_mode": "multiple"},
@@ -365,13 +365,14 @@ def test_knowledge_retrieval_empty_query_fails_like_dify() -> None:
 
 
 def test_knowledge_retrieval_config_errors_name_the_field() -> None:
-    base_node = {"id": "kr", "type": "knowledge-retrieval",
+    base_node: dict[str, Any] = {"id": "kr", "type": "knowledge-retrieval",
                  "query_variable_selector": ["sys", "query"], "dataset_ids": ["d"]}  # fmt: skip
-    for extra, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"retrieval_mode": "single"}, "single_retrieval_config.model"),
         ({"multiple_retrieval_config": {"top_k": 0}}, r"multiple_retrieval_config\.top_k"),
         ({"multiple_retrieval_config": {"top_k": 2, "reranking_mode": "weighted_score"}},
          r"multiple_retrieval_config\.weights"),
-    ]:  # fmt: skip
+    ]  # fmt: skip
+    for extra, field in cases:
         with pytest.raises(GraphValidationError, match=field):
             graph([{"id": "start", "type": "start"}, {**base_node, **extra}], [("start", "kr")])

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from apps.workflows.engine.errors import GraphValidationError
-from apps.workflows.engine.graph import parse_graph
 from apps.workflows.engine.nodes import registry
 from apps.workflows.engine.variables import VariablePool
 from tests.workflows.helpers import graph, run, run_dsl_file
@@ -21,6 +20,33 @@ def _end(**outputs: list[str]) -> dict[str, Any]:
         "type": "end",
         "outputs": [{"variable": k, "value_selector": v} for k, v in outputs.items()],
     }
+
+
+def _cond(selector: list[str], operator: str, value: Any = None) -> dict[str, Any]:
+    return {"variable_selector": selector, "comparison_operator": operator, "value": value}
+
+
+def _ifelse(*cases: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        "id": "check",
+        "type": "if-else",
+        "cases": [{"case_id": c, "logical_operator": "and", "conditions": cs} for c, cs in cases],
+    }
+
+
+def _item(name: str, operation: str, value: Any = None, kind: str = "constant") -> dict[str, Any]:
+    selector = ["conversation", name]
+    return {
+        "variable_selector": selector,
+        "input_type": kind,
+        "operation": operation,
+        "value": value,
+    }
+
+
+def _assigner(*items: dict[str, Any]) -> Any:
+    node = {"id": "as", "type": "assigner", "version": "2", "items": list(items)}
+    return graph([START, node], [("start", "as")])
 
 
 def _bad(node: dict[str, Any]) -> str:
@@ -89,7 +115,8 @@ def test_every_ifelse_operator_in_a_dsl_file(which: str) -> None:
     assert len(result.outputs) == 22
     expected_true = TRUE_FOR_A if which == "a" else TRUE_FOR_B
     assert {k for k, v in result.outputs.items() if v is True} == expected_true
-    assert {k for k, v in result.outputs.items() if v is False} == set(result.outputs) - expected_true
+    falses = {k for k, v in result.outputs.items() if v is False}
+    assert falses == set(result.outputs) - expected_true
 
 
 def test_legacy_ifelse_uses_true_and_false_handles() -> None:
@@ -97,11 +124,10 @@ def test_legacy_ifelse_uses_true_and_false_handles() -> None:
         "id": "check",
         "type": "if-else",
         "logical_operator": "and",
-        "conditions": [
-            {"variable_selector": ["sys", "query"], "comparison_operator": "contains", "value": "hi"}
-        ],
+        "conditions": [_cond(["sys", "query"], "contains", "hi")],
     }
-    g = graph([START, node, _end(r=["check", "result"])], [("start", "check"), ("check", "end", "true")])
+    edges = [("start", "check"), ("check", "end", "true")]
+    g = graph([START, node, _end(r=["check", "result"])], edges)
     assert run(g, system={"query": "hi there"}).outputs == {"r": True}
     result = run(g, system={"query": "bye"})
     assert result.node("check").outputs == {"result": False, "selected_case_id": "false"}
@@ -109,16 +135,8 @@ def test_legacy_ifelse_uses_true_and_false_handles() -> None:
 
 
 def test_ifelse_process_data_lists_each_condition() -> None:
-    node = {
-        "id": "check",
-        "type": "if-else",
-        "cases": [
-            {"case_id": "a", "logical_operator": "and", "conditions": [
-                {"variable_selector": ["sys", "query"], "comparison_operator": "is", "value": "x"}]},
-            {"case_id": "b", "logical_operator": "and", "conditions": [
-                {"variable_selector": ["sys", "query"], "comparison_operator": "not empty"}]},
-        ],
-    }  # fmt: skip
+    query = ["sys", "query"]
+    node = _ifelse(("a", [_cond(query, "is", "x")]), ("b", [_cond(query, "not empty")]))
     g = graph([START, node], [("start", "check")])
     finished = run(g, system={"query": "y"}).node("check")
     cases = finished.process_data["condition_results"]
@@ -130,12 +148,7 @@ def test_ifelse_process_data_lists_each_condition() -> None:
 
 
 def test_ifelse_type_error_fails_the_run_with_the_operator_in_the_message() -> None:
-    node = {
-        "id": "check",
-        "type": "if-else",
-        "cases": [{"case_id": "c", "conditions": [
-            {"variable_selector": ["sys", "query"], "comparison_operator": ">", "value": "abc"}]}],
-    }  # fmt: skip
+    node = _ifelse(("c", [_cond(["sys", "query"], ">", "abc")]))
     result = run(graph([START, node], [("start", "check")]), system={"query": "5"})
     assert result.status == "failed"
     assert result.node("check").status == "failed"
@@ -143,10 +156,8 @@ def test_ifelse_type_error_fails_the_run_with_the_operator_in_the_message() -> N
 
 
 def test_ifelse_bad_dsl_names_the_field() -> None:
-    case = {"case_id": "c", "conditions": [{"variable_selector": ["a", "b"], "comparison_operator": "~"}]}
-    assert "cases[0].conditions[0].comparison_operator" in _bad(
-        {"id": "x", "type": "if-else", "cases": [case]}
-    )
+    bad_operator = _ifelse(("c", [_cond(["a", "b"], "~")]))
+    assert "cases[0].conditions[0].comparison_operator" in _bad(bad_operator)
     assert "cases[0].case_id" in _bad({"id": "x", "type": "if-else", "cases": [{"conditions": []}]})
     assert "cases[0].logical_operator" in _bad(
         {"id": "x", "type": "if-else", "cases": [{"case_id": "c", "logical_operator": "xor"}]}
@@ -186,7 +197,8 @@ def test_list_operator_dsl_file() -> None:
 
 def _list_graph(variable: list[str], **data: Any) -> Any:
     node = {"id": "lst", "type": "list-operator", "variable": variable, **data}
-    start = {"id": "start", "type": "start", "variables": [{"variable": "items", "type": "json_object"}]}
+    items = {"variable": "items", "type": "json_object"}
+    start = {"id": "start", "type": "start", "variables": [items]}
     return graph([start, node], [("start", "lst")])
 
 
@@ -265,7 +277,8 @@ def test_aggregator_bad_dsl_names_the_field() -> None:
 def test_assigner_v1_dsl_file_updates_conversation_variables() -> None:
     result = run_dsl_file("assigner_v1.yml", system={"query": "hello"})
     assert result.status == "succeeded", result.error
-    assert result.text == 'last=hello all=["hello"] profile={}'
+    answer = result.node("answer").outputs["answer"]
+    assert answer == 'last=hello all=["hello"] profile={}'
     updated = result.node("save_query").process_data["updated_variables"]
     assert updated == [
         {"name": "last_query", "selector": ["conversation", "last_query"],
@@ -278,7 +291,8 @@ def test_assigner_v2_dsl_file_every_operation() -> None:
     result = run_dsl_file("assigner_v2.yml", {"bonus": 4}, system={"query": "q1"})
     assert result.status == "succeeded", result.error
     # turns: (0 + 1) * 10 - 4; queries: ["q1"] + ["x", "y"] minus the last
-    assert result.text == 'turns=6 last=q1 queries=["q1", "x"] profile=Ada scores=[2, 3]'
+    answer = result.node("answer").outputs["answer"]
+    assert answer == 'turns=6 last=q1 queries=["q1", "x"] profile=Ada scores=[2, 3]'
     updated = result.node("assign").process_data["updated_variables"]
     assert [u["name"] for u in updated][:3] == ["turns", "turns", "turns"]
     assert updated[-1] == {
@@ -287,22 +301,17 @@ def test_assigner_v2_dsl_file_every_operation() -> None:
     }  # fmt: skip
 
 
+def test_streamed_answer_shows_the_assigned_conversation_variables() -> None:
+    result = run_dsl_file("assigner_v1.yml", system={"query": "hello"})
+    assert result.text == result.node("answer").outputs["answer"]
+
+
 def test_assigner_writes_persist_in_the_root_pool() -> None:
     pool = VariablePool.build(
         system={"query": "hi"}, conversation={"count": 1, "items": []}, start_node_id="start"
     )
-    assign = {
-        "id": "as",
-        "type": "assigner",
-        "version": "2",
-        "items": [
-            {"variable_selector": ["conversation", "count"], "input_type": "constant",
-             "operation": "+=", "value": 2.5},
-            {"variable_selector": ["conversation", "items"], "input_type": "variable",
-             "operation": "append", "value": ["sys", "query"]},
-        ],
-    }  # fmt: skip
-    result = run(graph([START, assign], [("start", "as")]), pool=pool)
+    g = _assigner(_item("count", "+=", 2.5), _item("items", "append", ["sys", "query"], "variable"))
+    result = run(g, pool=pool)
     assert result.status == "succeeded"
     assert pool.conversation_variables() == {"count": 3.5, "items": ["hi"]}
 
@@ -321,33 +330,24 @@ def test_assigner_writes_persist_in_the_root_pool() -> None:
 def test_assigner_type_errors_fail_the_node(
     current: Any, operation: str, value: Any, message: str
 ) -> None:
-    item = {"variable_selector": ["conversation", "v"], "input_type": "constant",
-            "operation": operation, "value": value}  # fmt: skip
-    g = graph([START, {"id": "as", "type": "assigner", "version": "2", "items": [item]}], [("start", "as")])
-    result = run(g, conversation={"v": current})
+    result = run(_assigner(_item("v", operation, value)), conversation={"v": current})
     assert result.status == "failed"
     assert result.node("as").status == "failed"
     assert message in (result.node("as").error or "")
 
 
 def test_assigner_missing_variables_and_clear() -> None:
-    item = {"variable_selector": ["conversation", "nope"], "input_type": "constant",
-            "operation": "clear"}  # fmt: skip
-    g = graph([START, {"id": "as", "type": "assigner", "version": "2", "items": [item]}], [("start", "as")])
-    assert "variable conversation.nope not found" in (run(g).error or "")
+    assert "variable conversation.nope not found" in (
+        run(_assigner(_item("nope", "clear"))).error or ""
+    )
     pool = VariablePool.build(conversation={"n": 7, "s": "x", "o": {"a": 1}, "b": True})
-    items = [
-        {"variable_selector": ["conversation", k], "input_type": "constant", "operation": "clear"}
-        for k in ("n", "s", "o", "b")
-    ]
-    g2 = graph([START, {"id": "as", "type": "assigner", "version": "2", "items": items}], [("start", "as")])
-    run(g2, pool=pool)
+    run(_assigner(*[_item(k, "clear") for k in ("n", "s", "o", "b")]), pool=pool)
     assert pool.conversation_variables() == {"n": 0, "s": "", "o": {}, "b": False}
 
 
 def test_assigner_bad_dsl_names_the_field() -> None:
     base = {"id": "as", "type": "assigner", "version": "2"}
-    item = {"variable_selector": ["conversation", "v"], "input_type": "constant", "operation": "+="}
+    item = _item("v", "+=")
     assert "items[0].operation" in _bad({**base, "items": [{**item, "operation": "**="}]})
     assert "items[0].input_type" in _bad({**base, "items": [{**item, "input_type": "magic"}]})
     assert "items[0].value" in _bad({**base, "items": [{**item, "input_type": "variable"}]})
@@ -356,9 +356,3 @@ def test_assigner_bad_dsl_names_the_field() -> None:
         {"id": "as", "type": "assigner", "assigned_variable_selector": ["conversation", "v"],
          "write_mode": "merge"}
     )  # fmt: skip
-
-
-def test_logic_node_types_are_registered() -> None:
-    parse_graph({"nodes": [{"id": "s", "data": {"type": "start"}}], "edges": []})
-    for name in ("if-else", "list-operator", "variable-aggregator", "assigner", "code"):
-        assert name in registry

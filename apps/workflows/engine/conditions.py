@@ -9,6 +9,7 @@ the files' attributes (name, type, extension, mime_type, transfer_method, url, s
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,10 +17,6 @@ from typing import Any
 from .errors import NodeConfigError, NodeError
 from .variables import VariablePool, to_text
 
-STRING_OPERATORS = ("contains", "not contains", "start with", "end with", "is", "is not")
-NUMBER_OPERATORS = ("=", "≠", ">", "<", "≥", "≤")
-# Operators that need no expected value.
-UNARY_OPERATORS = frozenset({"empty", "not empty", "null", "not null", "exists", "not exists"})
 FILE_ATTRIBUTES = frozenset(
     {"name", "type", "extension", "mime_type", "transfer_method", "url", "size", "related_id"}
 )
@@ -43,44 +40,37 @@ def validate_conditions(node_id: str, field: str, raw: Any) -> list[dict[str, An
         where = f"{field}[{position}]"
         if not isinstance(condition, Mapping):
             raise NodeConfigError(node_id, where, "must be an object")
-        operator = condition.get("comparison_operator")
-        if operator not in OPERATORS:
-            raise NodeConfigError(
-                node_id, f"{where}.comparison_operator", f"unknown operator {operator!r}"
-            )
+        _check_operator(node_id, where, condition)
         selector = condition.get("variable_selector")
         if (
             not isinstance(selector, list)
             or len(selector) < 2
             or not all(isinstance(part, str) for part in selector)
         ):
-            raise NodeConfigError(
-                node_id, f"{where}.variable_selector", "must be a selector like [node_id, variable]"
-            )
+            message = "must be a selector like [node_id, variable]"
+            raise NodeConfigError(node_id, f"{where}.variable_selector", message)
         sub = condition.get("sub_variable_condition")
-        if sub is not None:
-            if not isinstance(sub, Mapping) or not isinstance(sub.get("conditions") or [], list):
-                raise NodeConfigError(
-                    node_id,
-                    f"{where}.sub_variable_condition",
-                    "must be {logical_operator, conditions}",
-                )
-            for index, item in enumerate(sub.get("conditions") or []):
-                inner = f"{where}.sub_variable_condition.conditions[{index}]"
-                if (
-                    not isinstance(item, Mapping)
-                    or item.get("comparison_operator") not in OPERATORS
-                ):
-                    raise NodeConfigError(
-                        node_id, f"{inner}.comparison_operator", "unknown operator"
-                    )
-                if item.get("key") not in FILE_ATTRIBUTES:
-                    raise NodeConfigError(
-                        node_id,
-                        f"{inner}.key",
-                        f"must be one of {', '.join(sorted(FILE_ATTRIBUTES))}",
-                    )
+        if sub is None:
+            continue
+        where = f"{where}.sub_variable_condition"
+        if not isinstance(sub, Mapping) or not isinstance(sub.get("conditions") or [], list):
+            raise NodeConfigError(node_id, where, "must be {logical_operator, conditions}")
+        for index, item in enumerate(sub.get("conditions") or []):
+            inner = f"{where}.conditions[{index}]"
+            if not isinstance(item, Mapping):
+                raise NodeConfigError(node_id, inner, "must be an object")
+            _check_operator(node_id, inner, item)
+            if item.get("key") not in FILE_ATTRIBUTES:
+                message = f"must be one of {', '.join(sorted(FILE_ATTRIBUTES))}"
+                raise NodeConfigError(node_id, f"{inner}.key", message)
     return [dict(c) for c in raw]
+
+
+def _check_operator(node_id: str, where: str, condition: Mapping[str, Any]) -> None:
+    operator = condition.get("comparison_operator")
+    if operator not in OPERATORS:
+        message = f"unknown operator {operator!r}"
+        raise NodeConfigError(node_id, f"{where}.comparison_operator", message)
 
 
 def evaluate(
@@ -299,16 +289,12 @@ def _member(item: Any, values: Sequence[Any]) -> bool:
 def _as_list(expected: Any) -> list[Any] | str | None:
     if isinstance(expected, list | tuple):
         return list(expected)
-    if isinstance(expected, str):
-        stripped = expected.strip()
-        if stripped.startswith("["):
-            try:
-                parsed = json.loads(stripped)
-            except ValueError:
-                return expected
-            if isinstance(parsed, list):
-                return parsed
-        return expected
+    if isinstance(expected, str):  # a rendered template may be a JSON array
+        parsed = None
+        if expected.strip().startswith("["):
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(expected)
+        return parsed if isinstance(parsed, list) else expected
     return None if expected is None else [expected]
 
 
@@ -316,14 +302,10 @@ def _to_number(value: Any, operator: str, what: str = "expected value") -> int |
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     text = to_text(value).strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise NodeError(f"'{operator}': {what} {text!r} is not a number") from None
+    for convert in (int, float):
+        with contextlib.suppress(ValueError):
+            return convert(text)
+    raise NodeError(f"'{operator}': {what} {text!r} is not a number")
 
 
 def _to_bool(value: Any, operator: str) -> bool:
@@ -338,12 +320,6 @@ def _to_bool(value: Any, operator: str) -> bool:
 
 
 def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return type(value).__name__
+    names = {bool: "a boolean", int: "a number", float: "a number", dict: "an object"}
+    names.update({list: "an array", tuple: "an array"})
+    return names.get(type(value), type(value).__name__)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class WorkflowError(Exception):
     """Base of all engine errors."""
@@ -26,7 +28,7 @@ class NodeError(WorkflowError):
 
 
 class VariableNotFoundError(NodeError):
-    def __init__(self, selector: list[str] | tuple[str, ...]):
+    def __init__(self, selector: Sequence[str]):
         self.selector = list(selector)
         super().__init__(f"variable {'.'.join(self.selector)} not found")
 

@@ -9,18 +9,20 @@ bounded thread pool and their events come back through a queue, in the order the
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import NodeError, RunLimitExceeded, WorkflowError
 from .events import (
+    AgentLog,
     GraphEvent,
     NodeFinished,
     NodeRetry,
@@ -178,7 +180,7 @@ class GraphRunner:
             *,
             iteration_index: int | None = None,
             loop_index: int | None = None,
-        ) -> Iterator[GraphEvent]:
+        ) -> Generator[GraphEvent, None, ScopeOutcome]:
             """Run a container's body; the generator's return value is a ScopeOutcome."""
             scope = self.graph.scopes[container_id]
             scope_run = _ScopeRun(
@@ -239,7 +241,7 @@ class _ScopeRun:
             self.streamer = streamer if streamer.active else None
 
     # -- scheduling ------------------------------------------------------------------------
-    def events(self) -> Iterator[GraphEvent]:
+    def events(self) -> Generator[GraphEvent, None, ScopeOutcome]:
         assert self.scope.root_id is not None
         self.ready.append(self.scope.root_id)
         running = 0
@@ -353,7 +355,7 @@ class _ScopeRun:
             self.index += 1
             index = self.index
         predecessor = self.predecessor.get(node_id)
-        common = {
+        common: dict[str, Any] = {
             "execution_id": execution_id,
             "node_id": node_id,
             "node_type": node.config.type,
@@ -378,7 +380,7 @@ class _ScopeRun:
         while True:
             started = time.perf_counter()
             try:
-                result = yield from self._run_node(node)
+                result = yield from self._run_node(node, execution_id)
                 error = None
                 break
             except (WorkflowError, Exception) as exc:  # noqa: BLE001 - any node failure
@@ -475,7 +477,7 @@ class _ScopeRun:
         else:
             yield _Outcome(node_id, status, frozenset(), f"{node.title}: {error}")
 
-    def _run_node(self, node: Node) -> Iterator[Any]:
+    def _run_node(self, node: Node, execution_id: str) -> Generator[Any, None, NodeResult]:
         output = node.run(self.pool, self.ctx)
         if isinstance(output, NodeResult):
             return output
@@ -483,6 +485,8 @@ class _ScopeRun:
         for item in output:
             if isinstance(item, NodeResult):
                 result = item
+            elif isinstance(item, AgentLog) and not item.execution_id:
+                yield dataclasses.replace(item, execution_id=execution_id)
             elif isinstance(item, StreamChunk | GraphEvent):
                 yield item
         if result is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .events import TextChunk
 from .graph import Graph, Scope
 from .nodes.base import Segment
-from .variables import RESERVED, VariablePool, to_text
+from .variables import CONVERSATION, RESERVED, VariablePool, to_text
 
 
 @dataclass
@@ -23,6 +23,7 @@ class _Response:
     segments: Sequence[Segment]
     only_streamed: bool  # end nodes: send streamed values only
     blockers: frozenset[str]
+    upstream: frozenset[str]  # every ancestor: conversation variables wait for all of them
     cursor: int = 0
     committed: bool = False
     done: bool = False
@@ -58,7 +59,9 @@ class ResponseStreamer:
                 or graph.nodes[a].is_branch
                 or graph.nodes[a].data.get("error_strategy") == "fail-branch"
             )
-            self.responses.append(_Response(node_id, segments, node.config.type == "end", blockers))
+            is_end = node.config.type == "end"
+            upstream = graph.ancestors(node_id)
+            self.responses.append(_Response(node_id, segments, is_end, blockers, upstream))
         self.active = bool(self.responses)
 
     @property
@@ -102,6 +105,8 @@ class ResponseStreamer:
                 response.cursor += 1
                 continue
             producer = selector[0]
+            if producer == CONVERSATION and not all(self.is_resolved(a) for a in response.upstream):
+                return  # an assigner upstream may still change it
             node = self.graph.nodes.get(producer)
             streams = (
                 node is not None and len(selector) == 2 and selector[1] in node.streamed_outputs

@@ -16,6 +16,7 @@ later change. ``RemoteSandboxRunner`` hands the code to a separate dify-sandbox 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -252,10 +253,8 @@ class _Drain:
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _language(language: str) -> str:

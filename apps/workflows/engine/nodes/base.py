@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -58,7 +58,7 @@ class RunContext:
     history: Sequence[Mapping[str, str]] = ()  # past turns: {"query": …, "answer": …}
     should_stop: Callable[[], bool] = lambda: False
     # Set by the runner: runs a container's body (iteration/loop) and yields its events.
-    run_subgraph: Callable[..., Iterator[Any]] | None = None
+    run_subgraph: Callable[..., Generator[Any, None, Any]] | None = None
     graph: Graph | None = None
 
 

@@ -109,7 +109,7 @@ def _check_value(value: Any, kind: str, children: Any, path: str, depth: int) ->
             f"The length of output variable `{path}` must be less than {limit} elements."
         )
     element = kind[len("array[") : -1]
-    checked = []
+    checked: list[Any] = []
     for index, item in enumerate(value):
         if item is None:
             checked.append(None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from ..errors import NodeError
@@ -120,7 +120,7 @@ class LoopNode(Node):
         )
 
 
-def _relay(events: Iterator[Any], tally: list[int]) -> Iterator[Any]:
+def _relay(events: Iterator[Any], tally: list[int]) -> Generator[Any, None, Any]:
     """Pass the body's events on, adding up its tokens; return the body's outcome."""
     while True:
         try:
