@@ -91,7 +91,7 @@ class GuardedHttpClient:
         except (socket.gaierror, UnicodeError) as exc:
             raise BlockedRequestError(f"cannot resolve host {host!r}") from exc
         allowed_host = host.lower().rstrip(".") in self.policy.allowed_hosts
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         for address in addresses:
             if allowed_host or any(address in n for n in self.policy.allowed_networks):
                 continue

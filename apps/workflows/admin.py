@@ -47,10 +47,10 @@ class NodeExecutionInline(admin.TabularInline):
     model = NodeExecution
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "index", "title", "node_type", "status", "elapsed_ms", "total_tokens", "retries",
         "parent_node_id", "iteration_index", "loop_index", "error",
-    ]  # fmt: skip
+    )  # fmt: skip
     readonly_fields = fields
     ordering = ["index", "created_at"]
     show_change_link = True

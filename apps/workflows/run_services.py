@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -113,7 +114,7 @@ class WorkflowRunHandle:
     def id(self) -> str:
         return str(self.record.pk)
 
-    def events(self) -> Iterator[ev.GraphEvent]:
+    def events(self) -> Generator[ev.GraphEvent, None, None]:
         try:
             for event in self.runner.run(
                 run_id=self.id, pool=self.pool, history=self.history, stop=self.stop,
@@ -151,7 +152,7 @@ class WorkflowRunHandle:
             elapsed_time=event.elapsed,
             total_tokens=int(event.usage.get("total_tokens") or 0),
             retries=event.retries,
-            created_at=finished_at - timezone.timedelta(seconds=event.elapsed),
+            created_at=finished_at - timedelta(seconds=event.elapsed),
             finished_at=finished_at,
         )
 

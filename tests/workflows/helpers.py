@@ -16,13 +16,13 @@ DSL_DIR = Path(__file__).parent / "dsl"
 
 class RunResult:
     def __init__(self, events: list[GraphEvent]):
-        self.events = events
+        self.events: list[Any] = events
         finished = events[-1]
         assert isinstance(finished, WorkflowFinished), finished
         self.finished = finished
         self.status = finished.status
         self.outputs = finished.outputs
-        self.error = finished.error
+        self.error: str = finished.error or ""
         self.text = "".join(e.text for e in events if isinstance(e, TextChunk))
 
     def node(self, node_id: str) -> NodeFinished:

@@ -3,6 +3,7 @@ OpenAI-compatible server over real HTTP."""
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,12 @@ HISTORY = [{"query": f"q{i}", "answer": f"a{i}"} for i in range(1, 4)]
 
 
 def llm(**data):
-    base = {"id": "llm", "type": "llm", "model": MODEL, "context": {"enabled": False}}
+    base: dict[str, Any] = {
+        "id": "llm",
+        "type": "llm",
+        "model": MODEL,
+        "context": {"enabled": False},
+    }
     base.setdefault("prompt_template", [{"role": "user", "text": "{{#start.q#}}"}])
     return {**base, **data}
 

@@ -189,3 +189,43 @@ def test_run_workflow_exits_non_zero_when_the_run_fails(tmp_path):
         _call("run_workflow", app_id, "--inputs", "{}")
     with pytest.raises(CommandError, match="not valid JSON"):
         _call("run_workflow", app_id, "--inputs", "{oops")
+
+
+def test_chatflow_calls_the_workspace_model_and_streams_the_answer():
+    from apps.providers.services import provider_credentials_set
+    from apps.workflows.engine.events import TextChunk
+    from tests.fakes.openai_server import FakeOpenAIServer
+
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=(DSL_DIR / "llm_chat.yml").read_text()).app
+    with FakeOpenAIServer(models=("gpt-4o-mini",), chunk_delay=0.01) as server:
+        provider_credentials_set(
+            workspace=workspace, provider_name="openai",
+            credentials={"openai_api_key": server.api_key, "openai_api_base": server.base_url},
+            validate=False,
+        )  # fmt: skip
+        server.reply_text = "Paris is lovely."
+        handle = workflow_run_start(
+            app=app, inputs={}, query="Where to go?", user_id="u1",
+            history=[{"query": "Hi", "answer": "Hello!"}],
+        )  # fmt: skip
+        events = run_all(handle)
+        sent = server.requests_to("/chat/completions")[-1].json
+    text = "".join(e.text for e in events if isinstance(e, TextChunk))
+    assert text == "Answer: Paris is lovely."
+    record = handle.record
+    assert record.status == "succeeded" and record.outputs == {"answer": text}
+    assert record.total_tokens > 0
+    assert [m["content"] for m in sent["messages"]][-3:] == ["Hi", "Hello!", "Where to go?"]
+    llm_row = NodeExecution.objects.get(run=record, node_id="llm")
+    assert llm_row.total_tokens > 0 and llm_row.outputs["text"] == "Paris is lovely."
+
+
+def test_model_provider_missing_in_workspace_fails_the_node_clearly():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=(DSL_DIR / "llm_chat.yml").read_text())
+    assert any("'openai' is not set up" in w for w in app.warnings)
+    handle = workflow_run_start(app=app.app, inputs={}, query="hi")
+    run_all(handle)
+    assert handle.record.status == "failed"
+    assert "not set up in this workspace" in handle.record.error

@@ -62,11 +62,7 @@ def register(node_class: type[Node]) -> type[Node]:
 
 def load_builtin_nodes() -> NodeRegistry:
     for module in NODE_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module}":
-                raise
+        importlib.import_module(f"{__name__}.{module}")
     return registry
 
 

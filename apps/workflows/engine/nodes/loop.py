@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Generator, Iterator
 from typing import Any
 
+from ..conditions import evaluate, validate_conditions
 from ..errors import NodeError
 from ..events import ContainerFinished, ContainerNext, ContainerStarted, NodeFinished
 from ..variables import VariablePool
@@ -49,9 +50,9 @@ class LoopNode(Node):
             raise self.fail_config("loop_count", "must be a whole number") from exc
         if not 0 < self.loop_count <= MAX_LOOP_COUNT:
             raise self.fail_config("loop_count", f"must be between 1 and {MAX_LOOP_COUNT}")
-        self.break_conditions = self.data.get("break_conditions") or []
-        if not isinstance(self.break_conditions, list):
-            raise self.fail_config("break_conditions", "must be a list of conditions")
+        self.break_conditions = validate_conditions(
+            self.id, "break_conditions", self.data.get("break_conditions") or []
+        )
         self.logical_operator = self.data.get("logical_operator") or "and"
         if self.logical_operator not in ("and", "or"):
             raise self.fail_config("logical_operator", "must be 'and' or 'or'")
@@ -63,8 +64,6 @@ class LoopNode(Node):
                 self.selector(f"loop_variables[{position}].value", variable.get("value"))
 
     def run(self, pool: VariablePool, ctx: RunContext) -> Iterator[Any]:
-        from ..conditions import evaluate
-
         assert ctx.run_subgraph is not None and ctx.graph is not None
         loop_pool = pool.child()
         for variable in self.loop_variables:
