@@ -48,3 +48,7 @@ beat: install
 
 clean-data:
 	rm -rf data/pg data/media
+
+bench: install-dev
+	$(PIP) install --quiet -r requirements-bench.txt
+	$(PY) bench/engine.py --quick

@@ -6,7 +6,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.workflows.models import App, NodeExecution, Workflow, WorkflowRun
+from apps.workflows.models import (
+    App,
+    ConversationVariableSet,
+    NodeExecution,
+    Workflow,
+    WorkflowRun,
+)
 
 
 @admin.register(App)
@@ -109,3 +115,10 @@ class NodeExecutionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ConversationVariableSet)
+class ConversationVariableSetAdmin(admin.ModelAdmin):
+    list_display = ["conversation_id", "app", "updated_at"]
+    search_fields = ["conversation_id", "app__name"]
+    raw_id_fields = ["app"]

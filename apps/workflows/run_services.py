@@ -23,7 +23,13 @@ from apps.workflows.engine.errors import GraphValidationError
 from apps.workflows.engine.graph import Graph, parse_graph
 from apps.workflows.engine.runner import GraphRunner, RunLimits
 from apps.workflows.engine.variables import VariablePool
-from apps.workflows.models import App, NodeExecution, Workflow, WorkflowRun
+from apps.workflows.models import (
+    App,
+    ConversationVariableSet,
+    NodeExecution,
+    Workflow,
+    WorkflowRun,
+)
 
 GRAPH_MODES = ("workflow", "advanced-chat")
 
@@ -176,6 +182,14 @@ class WorkflowRunHandle:
             record.total_steps = finished.total_steps
             record.exceptions_count = finished.exceptions_count
         record.finished_at = timezone.now()
+        conversation_id = str(record.system_variables.get("conversation_id") or "")
+        if conversation_id and finished is not None and finished.status != "failed":
+            ConversationVariableSet.objects.update_or_create(
+                workspace_id=record.workspace_id,
+                app_id=record.app_id,
+                conversation_id=conversation_id,
+                defaults={"values": _jsonable(self.pool.conversation_variables())},
+            )
         self.persistence_time += time.perf_counter() - started
         record.persistence_time = self.persistence_time
         record.save()
@@ -225,10 +239,18 @@ def workflow_run_start(
         created_by_end_user=user_id,
     )
     defaults = {v.get("name"): v.get("value") for v in workflow.conversation_variables or []}
+    stored: dict[str, Any] = {}
+    if conversation_id:
+        found = (
+            ConversationVariableSet.objects.for_workspace(app.workspace_id)
+            .filter(app=app, conversation_id=conversation_id)
+            .first()
+        )
+        stored = found.values if found else {}
     pool = VariablePool.build(
         system=system,
         environment=environment_for_run(workflow),
-        conversation={**defaults, **(conversation_variables or {})},
+        conversation={**defaults, **stored, **(conversation_variables or {})},
         inputs=inputs,
         start_node_id=graph.root.root_id,
     )

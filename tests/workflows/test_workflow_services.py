@@ -229,3 +229,20 @@ def test_model_provider_missing_in_workspace_fails_the_node_clearly():
     run_all(handle)
     assert handle.record.status == "failed"
     assert "not set up in this workspace" in handle.record.error
+
+
+def test_conversation_variables_persist_between_runs_of_a_conversation():
+    workspace = make_workspace()
+    app = app_import_dsl(workspace=workspace, text=(DSL_DIR / "assigner_v2.yml").read_text()).app
+    workflow = Workflow.objects.get(app=app)
+    names = [v["name"] for v in workflow.conversation_variables]
+    first = workflow_run_start(app=app, inputs={}, query="one", conversation_id="c-1")
+    run_all(first)
+    after_first = first.conversation_variables()
+    second = workflow_run_start(app=app, inputs={}, query="two", conversation_id="c-1")
+    assert {n: second.pool.get_or(["conversation", n]) for n in names} == after_first
+    run_all(second)
+    other = workflow_run_start(app=app, inputs={}, query="x", conversation_id="c-2")
+    defaults = {v["name"]: v.get("value") for v in workflow.conversation_variables}
+    assert {n: other.pool.get_or(["conversation", n]) for n in names} == defaults
+    assert after_first != defaults

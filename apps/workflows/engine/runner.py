@@ -110,6 +110,7 @@ class GraphRunner:
         self.ports = ports or Ports()
         self.limits = limits or RunLimits()
         self.mode = mode
+        self._end_nodes = [n for n in graph.root.order if graph.nodes[n].config.type == "end"]
 
     def run(
         self,
@@ -151,14 +152,14 @@ class GraphRunner:
         ctx.run_subgraph = self._subgraph_runner(ctx, shared)
         yield WorkflowStarted(run_id=run_id, inputs=dict(inputs or {}))
         outcome = yield from scope_run.events()
-        elapsed = time.perf_counter() - shared.started
         outputs: dict[str, Any] = {}
         if self.mode == "workflow":
-            for node_id in outcome.finished:
-                if self.graph.nodes[node_id].config.type == "end":
+            for node_id in self._end_nodes:
+                if node_id in scope_run.finished_set:
                     outputs.update(pool.node_values(node_id) or {})
         else:
             outputs = {"answer": scope_run.streamer.answer if scope_run.streamer else ""}
+        elapsed = time.perf_counter() - shared.started
         node_time = scope_run.node_time
         yield WorkflowFinished(
             run_id=run_id,
