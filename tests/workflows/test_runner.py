@@ -264,3 +264,11 @@ def test_event_types_are_complete_for_a_simple_run():
         isinstance(e, NodeStarted | NodeFinished | WorkflowStarted | WorkflowFinished)
         for e in result.events
     )
+
+
+def test_max_time_limit_stops_before_the_next_node():
+    nodes = [START] + [{"id": f"s{i}", "type": "test-sleep", "seconds": 0.15} for i in range(4)]
+    edges = [("start", "s0"), ("s0", "s1"), ("s1", "s2"), ("s2", "s3")]
+    result = run(graph(nodes, edges), {}, limits=RunLimits(max_seconds=0.2))
+    assert result.status == "failed" and "max execution time" in result.error
+    assert result.ran("s1") and not result.ran("s3")
