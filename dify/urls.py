@@ -15,7 +15,7 @@ urlpatterns = [
     path("console/api/", include("apps.tenants.api.urls")),
     path("console/api/", include("apps.providers.api.urls")),
     path("console/api/", include("apps.workflows.api.console_urls")),
-    path("v1/", include("apps.workflows.api.urls")),
+    path("v1/", include("apps.workflows.service_api.urls")),
 ]
 
 handler404 = "apps.core.views.not_found"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.live_server import asgi_server  # noqa: F401  (fixture)
 
 
 def pytest_configure(config: pytest.Config) -> None:

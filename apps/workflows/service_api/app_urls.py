@@ -1,5 +1,3 @@
-"""Service API (``/v1/…``) routes for apps."""
-
 from django.urls import path
 
 from apps.workflows.api import views

@@ -1,5 +1,4 @@
-"""Apps (Dify modes), their workflows (draft + published versions), runs and node
-executions."""
+"""Workflows (draft + published versions), runs and node executions."""
 
 from __future__ import annotations
 
@@ -10,44 +9,7 @@ from django.db import models
 
 from apps.tenants.models import WorkspaceScoped
 
-
-class App(WorkspaceScoped):
-    class Mode(models.TextChoices):
-        CHAT = "chat"
-        COMPLETION = "completion"
-        AGENT_CHAT = "agent-chat"
-        ADVANCED_CHAT = "advanced-chat"
-        WORKFLOW = "workflow"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=255)
-    mode = models.CharField(max_length=32, choices=Mode.choices)
-    description = models.TextField(blank=True, default="")
-    icon = models.CharField(max_length=255, blank=True, default="🤖")
-    icon_background = models.CharField(max_length=32, blank=True, default="#FFEAD5")
-    enable_api = models.BooleanField(default=True, help_text="Service API access with app keys")
-    enable_site = models.BooleanField(default=True, help_text="End-user web page")
-    use_icon_as_answer_icon = models.BooleanField(default=False)
-    model_config = models.JSONField(
-        default=dict, blank=True, help_text="Simple modes: prompt, model, parameters, features"
-    )
-    published_workflow = models.ForeignKey(
-        "Workflow", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    dsl_extras = models.JSONField(
-        default=dict, blank=True, help_text="Fields of the imported DSL file kept for export"
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.mode})"
+from .app import App
 
 
 class Workflow(WorkspaceScoped):
@@ -146,23 +108,3 @@ class NodeExecution(WorkspaceScoped):
 
     def __str__(self) -> str:
         return f"{self.title or self.node_id} ({self.status})"
-
-
-class ConversationVariableSet(WorkspaceScoped):
-    """A chatflow conversation's variables (``conversation.*``), kept between its runs."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+")
-    conversation_id = models.CharField(max_length=64)
-    values = models.JSONField(default=dict)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["app", "conversation_id"], name="conversation_variables_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"variables of conversation {self.conversation_id}"

@@ -1,0 +1,20 @@
+"""Models of apps, workflows, runs, conversations, messages and files."""
+
+from .app import App
+from .chat import Conversation, EndUser, Message, MessageFeedback
+from .conversation_variables import ConversationVariableSet
+from .files import UploadFile
+from .runs import NodeExecution, Workflow, WorkflowRun
+
+__all__ = [
+    "App",
+    "Conversation",
+    "ConversationVariableSet",
+    "EndUser",
+    "Message",
+    "MessageFeedback",
+    "NodeExecution",
+    "UploadFile",
+    "Workflow",
+    "WorkflowRun",
+]

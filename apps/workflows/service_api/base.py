@@ -1,0 +1,77 @@
+"""Shared pieces of the Service API views: app-key auth, the ``user`` field, end users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from apps.core.errors import AppError, InvalidParam
+from apps.tenants.authentication import AppKeyAuthentication, principal_of
+from apps.workflows.models import App, EndUser
+
+CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
+WORKFLOW_MODES = ("workflow",)
+
+
+class NotChatApp(AppError):
+    code = "not_chat_app"
+    status = 400
+
+    def __init__(self, message: str = "Please check if your app mode matches the right API route."):
+        super().__init__(message)
+
+
+class NotWorkflowApp(AppError):
+    code = "not_workflow_app"
+    status = 400
+
+    def __init__(self, message: str = "Please check if your app mode matches the right API route."):
+        super().__init__(message)
+
+
+class ServiceAPIView(APIView):
+    """``Authorization: Bearer app-…``; ``self.app`` is the key's app."""
+
+    authentication_classes = [AppKeyAuthentication]
+    permission_classes: list[type] = []
+
+    @property
+    def app(self) -> App:
+        app = principal_of(self.request).app
+        assert app is not None
+        return app
+
+    def require_modes(self, modes: tuple[str, ...], error: type[AppError]) -> None:
+        if self.app.mode not in modes:
+            raise error()
+
+    def user_value(self, request: Request, *, required: bool = True) -> str:
+        """The caller's ``user`` (JSON body, form field or query string)."""
+        value: Any = None
+        if isinstance(request.data, dict) or hasattr(request.data, "get"):
+            value = request.data.get("user")
+        if value in (None, ""):
+            value = request.query_params.get("user")
+        if value in (None, ""):
+            if required:
+                raise InvalidParam("user is required")
+            return ""
+        if not isinstance(value, str) or len(value) > 255:
+            raise InvalidParam("user must be a string of at most 255 characters")
+        return value
+
+    def end_user(self, request: Request, *, create: bool = True) -> EndUser | None:
+        """The end user for ``user`` on this app (created on first use)."""
+        session_id = self.user_value(request)
+        if not create:
+            return (
+                EndUser.objects.for_workspace(self.app.workspace_id)
+                .filter(app=self.app, session_id=session_id)
+                .first()
+            )
+        end_user, _ = EndUser.objects.get_or_create(
+            workspace_id=self.app.workspace_id, app=self.app, session_id=session_id
+        )
+        return end_user
