@@ -31,10 +31,20 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _seal_secrets(variables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+HIDDEN = "[__HIDDEN__]"
+
+
+def seal_secrets(
+    variables: list[dict[str, Any]], previous: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Encrypt secret values; a value still shown as hidden keeps the stored one."""
+    stored = {v.get("name"): v.get("value") for v in previous or []}
     sealed = copy.deepcopy(variables)
     for variable in sealed:
         value = variable.get("value")
+        if variable.get("value_type") == "secret" and value == HIDDEN:
+            variable["value"] = stored.get(variable.get("name"), "")
+            continue
         if variable.get("value_type") == "secret" and value:
             variable["value"] = ENCRYPTED_PREFIX + encrypt_json({"v": value})
     return sealed
@@ -48,6 +58,15 @@ def environment_for_run(workflow: Workflow) -> list[dict[str, Any]]:
         if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):
             variable["value"] = decrypt_json(value[len(ENCRYPTED_PREFIX) :]).get("v", "")
     return opened
+
+
+def environment_masked(workflow: Workflow) -> list[dict[str, Any]]:
+    """Environment variables for display: secret values hidden."""
+    shown = copy.deepcopy(workflow.environment_variables or [])
+    for variable in shown:
+        if variable.get("value_type") == "secret" and variable.get("value"):
+            variable["value"] = HIDDEN
+    return shown
 
 
 @transaction.atomic
@@ -89,7 +108,7 @@ def app_import_dsl(
             version=Workflow.DRAFT,
             graph=dsl.graph,
             features=dsl.features,
-            environment_variables=_seal_secrets(dsl.environment_variables),
+            environment_variables=seal_secrets(dsl.environment_variables),
             conversation_variables=dsl.conversation_variables,
             created_by=created_by,
         )
