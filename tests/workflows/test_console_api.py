@@ -69,7 +69,7 @@ def test_draft_edit_publish_run_and_inspect_runs():
     runs = client.get(f"/console/api/apps/{app_id}/workflow-runs").json()["data"]
     assert len(runs) == 1 and runs[0]["status"] == "succeeded"
     detail = client.get(f"/console/api/apps/{app_id}/workflow-runs/{runs[0]['id']}").json()
-    assert [n["node_id"] for n in detail["node_executions"]][0] == "1711000000001"
+    assert detail["node_executions"][0]["node_id"] == "1711000000001"
 
 
 def test_invalid_draft_graph_is_a_400_naming_the_problem():
