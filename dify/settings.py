@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "apps.tenants",
     "apps.providers",
     "apps.workflows",
+    "apps.datasets",
+    "django.contrib.postgres",
 ]
 
 MIDDLEWARE = [
