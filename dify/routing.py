@@ -2,4 +2,10 @@
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from apps.workflows.consumers import ServiceStreamConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("v1/ws/chat", ServiceStreamConsumer.as_asgi()),
+]

@@ -16,6 +16,8 @@ urlpatterns = [
     path("console/api/", include("apps.providers.api.urls")),
     path("console/api/", include("apps.workflows.api.console_urls")),
     path("v1/", include("apps.workflows.service_api.urls")),
+    path("chat/", include("apps.workflows.web.urls")),
+    path("v1/", include("apps.datasets.api.urls")),
 ]
 
 handler404 = "apps.core.views.not_found"

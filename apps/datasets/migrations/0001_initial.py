@@ -10,194 +10,402 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
         ("core", "0001_pgvector"),
-        ('tenants', '0002_initial'),
+        ("tenants", "0002_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True, default='')),
-                ('provider', models.CharField(default='vendor', max_length=32)),
-                ('permission', models.CharField(default='only_me', max_length=32)),
-                ('data_source_type', models.CharField(blank=True, default='', max_length=32)),
-                ('indexing_technique', models.CharField(choices=[('high_quality', 'High Quality'), ('economy', 'Economy')], default='high_quality', max_length=32)),
-                ('doc_form', models.CharField(choices=[('text_model', 'Text'), ('hierarchical_model', 'Hierarchical'), ('qa_model', 'Qa')], default='text_model', max_length=32)),
-                ('embedding_model_provider', models.CharField(blank=True, default='', max_length=64)),
-                ('embedding_model', models.CharField(blank=True, default='', max_length=255)),
-                ('embedding_dimensions', models.IntegerField(blank=True, null=True)),
-                ('retrieval_model', models.JSONField(blank=True, default=dict)),
-                ('built_in_field_enabled', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True, default="")),
+                ("provider", models.CharField(default="vendor", max_length=32)),
+                ("permission", models.CharField(default="only_me", max_length=32)),
+                ("data_source_type", models.CharField(blank=True, default="", max_length=32)),
+                (
+                    "indexing_technique",
+                    models.CharField(
+                        choices=[("high_quality", "High Quality"), ("economy", "Economy")],
+                        default="high_quality",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "doc_form",
+                    models.CharField(
+                        choices=[
+                            ("text_model", "Text"),
+                            ("hierarchical_model", "Hierarchical"),
+                            ("qa_model", "Qa"),
+                        ],
+                        default="text_model",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "embedding_model_provider",
+                    models.CharField(blank=True, default="", max_length=64),
+                ),
+                ("embedding_model", models.CharField(blank=True, default="", max_length=255)),
+                ("embedding_dimensions", models.IntegerField(blank=True, null=True)),
+                ("retrieval_model", models.JSONField(blank=True, default=dict)),
+                ("built_in_field_enabled", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='DatasetQuery',
+            name="DatasetQuery",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('content', models.TextField()),
-                ('source', models.CharField(default='hit_testing', max_length=32)),
-                ('retrieval_model', models.JSONField(blank=True, default=dict)),
-                ('result_count', models.IntegerField(default=0)),
-                ('elapsed', models.FloatField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queries', to='datasets.dataset')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("content", models.TextField()),
+                ("source", models.CharField(default="hit_testing", max_length=32)),
+                ("retrieval_model", models.JSONField(blank=True, default=dict)),
+                ("result_count", models.IntegerField(default=0)),
+                ("elapsed", models.FloatField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="queries",
+                        to="datasets.dataset",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('position', models.IntegerField(default=1)),
-                ('name', models.CharField(max_length=255)),
-                ('data_source_type', models.CharField(default='upload_file', max_length=32)),
-                ('source_file', models.FileField(blank=True, max_length=512, upload_to='datasets/%Y/%m/')),
-                ('source_url', models.URLField(blank=True, default='', max_length=2048)),
-                ('file_size', models.BigIntegerField(default=0)),
-                ('file_extension', models.CharField(blank=True, default='', max_length=32)),
-                ('mime_type', models.CharField(blank=True, default='', max_length=255)),
-                ('content_hash', models.CharField(blank=True, default='', max_length=64)),
-                ('batch', models.CharField(db_index=True, max_length=64)),
-                ('created_from', models.CharField(default='api', max_length=32)),
-                ('process_rule', models.JSONField(blank=True, default=dict)),
-                ('doc_form', models.CharField(default='text_model', max_length=32)),
-                ('doc_language', models.CharField(blank=True, default='', max_length=32)),
-                ('doc_metadata', models.JSONField(blank=True, default=dict)),
-                ('indexing_status', models.CharField(choices=[('waiting', 'Waiting'), ('parsing', 'Parsing'), ('cleaning', 'Cleaning'), ('splitting', 'Splitting'), ('indexing', 'Indexing'), ('completed', 'Completed'), ('error', 'Error'), ('paused', 'Paused')], db_index=True, default='waiting', max_length=16)),
-                ('error', models.TextField(blank=True, default='')),
-                ('enabled', models.BooleanField(default=True)),
-                ('archived', models.BooleanField(default=False)),
-                ('is_paused', models.BooleanField(default=False)),
-                ('word_count', models.IntegerField(default=0)),
-                ('tokens', models.IntegerField(default=0)),
-                ('indexing_latency', models.FloatField(default=0)),
-                ('indexing_attempts', models.IntegerField(default=0)),
-                ('heartbeat_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('processing_started_at', models.DateTimeField(blank=True, null=True)),
-                ('parsing_completed_at', models.DateTimeField(blank=True, null=True)),
-                ('cleaning_completed_at', models.DateTimeField(blank=True, null=True)),
-                ('splitting_completed_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('paused_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='documents', to='datasets.dataset')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("position", models.IntegerField(default=1)),
+                ("name", models.CharField(max_length=255)),
+                ("data_source_type", models.CharField(default="upload_file", max_length=32)),
+                (
+                    "source_file",
+                    models.FileField(blank=True, max_length=512, upload_to="datasets/%Y/%m/"),
+                ),
+                ("source_url", models.URLField(blank=True, default="", max_length=2048)),
+                ("file_size", models.BigIntegerField(default=0)),
+                ("file_extension", models.CharField(blank=True, default="", max_length=32)),
+                ("mime_type", models.CharField(blank=True, default="", max_length=255)),
+                ("content_hash", models.CharField(blank=True, default="", max_length=64)),
+                ("batch", models.CharField(db_index=True, max_length=64)),
+                ("created_from", models.CharField(default="api", max_length=32)),
+                ("process_rule", models.JSONField(blank=True, default=dict)),
+                ("doc_form", models.CharField(default="text_model", max_length=32)),
+                ("doc_language", models.CharField(blank=True, default="", max_length=32)),
+                ("doc_metadata", models.JSONField(blank=True, default=dict)),
+                (
+                    "indexing_status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Waiting"),
+                            ("parsing", "Parsing"),
+                            ("cleaning", "Cleaning"),
+                            ("splitting", "Splitting"),
+                            ("indexing", "Indexing"),
+                            ("completed", "Completed"),
+                            ("error", "Error"),
+                            ("paused", "Paused"),
+                        ],
+                        db_index=True,
+                        default="waiting",
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True, default="")),
+                ("enabled", models.BooleanField(default=True)),
+                ("archived", models.BooleanField(default=False)),
+                ("is_paused", models.BooleanField(default=False)),
+                ("word_count", models.IntegerField(default=0)),
+                ("tokens", models.IntegerField(default=0)),
+                ("indexing_latency", models.FloatField(default=0)),
+                ("indexing_attempts", models.IntegerField(default=0)),
+                ("heartbeat_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("processing_started_at", models.DateTimeField(blank=True, null=True)),
+                ("parsing_completed_at", models.DateTimeField(blank=True, null=True)),
+                ("cleaning_completed_at", models.DateTimeField(blank=True, null=True)),
+                ("splitting_completed_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("paused_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="documents",
+                        to="datasets.dataset",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='MetadataField',
+            name="MetadataField",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=255)),
-                ('type', models.CharField(default='string', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metadata_fields', to='datasets.dataset')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("type", models.CharField(default="string", max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metadata_fields",
+                        to="datasets.dataset",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('position', models.IntegerField()),
-                ('content', models.TextField()),
-                ('answer', models.TextField(blank=True, default='')),
-                ('word_count', models.IntegerField(default=0)),
-                ('tokens', models.IntegerField(default=0)),
-                ('keywords', models.JSONField(blank=True, default=list)),
-                ('index_node_id', models.CharField(blank=True, default='', max_length=64)),
-                ('index_node_hash', models.CharField(blank=True, default='', max_length=64)),
-                ('hit_count', models.IntegerField(default=0)),
-                ('enabled', models.BooleanField(default=True)),
-                ('status', models.CharField(default='completed', max_length=16)),
-                ('error', models.TextField(blank=True, default='')),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, null=True)),
-                ('search_vector', django.contrib.postgres.search.SearchVectorField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='segments', to='datasets.dataset')),
-                ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='segments', to='datasets.document')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("position", models.IntegerField()),
+                ("content", models.TextField()),
+                ("answer", models.TextField(blank=True, default="")),
+                ("word_count", models.IntegerField(default=0)),
+                ("tokens", models.IntegerField(default=0)),
+                ("keywords", models.JSONField(blank=True, default=list)),
+                ("index_node_id", models.CharField(blank=True, default="", max_length=64)),
+                ("index_node_hash", models.CharField(blank=True, default="", max_length=64)),
+                ("hit_count", models.IntegerField(default=0)),
+                ("enabled", models.BooleanField(default=True)),
+                ("status", models.CharField(default="completed", max_length=16)),
+                ("error", models.TextField(blank=True, default="")),
+                ("embedding", pgvector.django.vector.VectorField(blank=True, null=True)),
+                (
+                    "search_vector",
+                    django.contrib.postgres.search.SearchVectorField(blank=True, null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="segments",
+                        to="datasets.dataset",
+                    ),
+                ),
+                (
+                    "document",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="segments",
+                        to="datasets.document",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['document', 'position'],
+                "ordering": ["document", "position"],
             },
         ),
         migrations.CreateModel(
-            name='ChildChunk',
+            name="ChildChunk",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('position', models.IntegerField()),
-                ('content', models.TextField()),
-                ('word_count', models.IntegerField(default=0)),
-                ('tokens', models.IntegerField(default=0)),
-                ('index_node_id', models.CharField(blank=True, default='', max_length=64)),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, null=True)),
-                ('search_vector', django.contrib.postgres.search.SearchVectorField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.workspace')),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='datasets.dataset')),
-                ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='datasets.document')),
-                ('segment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='child_chunks', to='datasets.segment')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("position", models.IntegerField()),
+                ("content", models.TextField()),
+                ("word_count", models.IntegerField(default=0)),
+                ("tokens", models.IntegerField(default=0)),
+                ("index_node_id", models.CharField(blank=True, default="", max_length=64)),
+                ("embedding", pgvector.django.vector.VectorField(blank=True, null=True)),
+                (
+                    "search_vector",
+                    django.contrib.postgres.search.SearchVectorField(blank=True, null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.workspace",
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="datasets.dataset",
+                    ),
+                ),
+                (
+                    "document",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="datasets.document",
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="child_chunks",
+                        to="datasets.segment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['segment', 'position'],
+                "ordering": ["segment", "position"],
             },
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.UniqueConstraint(fields=('workspace', 'name'), name='dataset_unique_name'),
+            model_name="dataset",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "name"), name="dataset_unique_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='document',
-            index=models.Index(fields=['dataset', 'position'], name='datasets_do_dataset_f3402e_idx'),
+            model_name="document",
+            index=models.Index(
+                fields=["dataset", "position"], name="datasets_do_dataset_f3402e_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='metadatafield',
-            constraint=models.UniqueConstraint(fields=('dataset', 'name'), name='metadata_field_unique_name'),
+            model_name="metadatafield",
+            constraint=models.UniqueConstraint(
+                fields=("dataset", "name"), name="metadata_field_unique_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='segment',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='segment_search_gin'),
+            model_name="segment",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_vector"], name="segment_search_gin"
+            ),
         ),
         migrations.AddIndex(
-            model_name='segment',
-            index=models.Index(fields=['dataset', 'enabled'], name='datasets_se_dataset_561747_idx'),
+            model_name="segment",
+            index=models.Index(
+                fields=["dataset", "enabled"], name="datasets_se_dataset_561747_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='segment',
-            constraint=models.UniqueConstraint(fields=('document', 'position'), name='segment_unique_position'),
+            model_name="segment",
+            constraint=models.UniqueConstraint(
+                fields=("document", "position"), name="segment_unique_position"
+            ),
         ),
         migrations.AddIndex(
-            model_name='childchunk',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='child_search_gin'),
+            model_name="childchunk",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["search_vector"], name="child_search_gin"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='childchunk',
-            constraint=models.UniqueConstraint(fields=('segment', 'position'), name='child_unique_position'),
+            model_name="childchunk",
+            constraint=models.UniqueConstraint(
+                fields=("segment", "position"), name="child_unique_position"
+            ),
         ),
     ]

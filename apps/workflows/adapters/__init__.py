@@ -10,11 +10,13 @@ from apps.workflows.engine.ports import Ports
 
 
 def ports_for(workspace: Workspace) -> Ports:
-    """Every port the engine can use in this workspace. Knowledge retrieval, tools and
-    uploaded files arrive with their issues; until then those nodes fail with a clear
-    "no … configured" error."""
+    """Every port the engine can use in this workspace. Tools arrive with their issue;
+    until then tool nodes fail with a clear "no tool_invoker configured" error."""
+    from apps.workflows.file_services import UploadFileReader
+
     return Ports(
         model_runtime=WorkspaceModelPort(workspace),
         code_runner=code_runner(),
         http_client=GuardedHttpPort(),
+        file_reader=UploadFileReader(workspace),
     )

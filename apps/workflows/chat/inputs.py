@@ -62,7 +62,9 @@ def inputs_validate(
                 raise InvalidParam(f"{name} is required in input form")
             if fill_defaults:
                 default = field.get("default")
-                values[name] = default if default is not None else ("" if kind in TEXT_TYPES else None)
+                values[name] = (
+                    default if default is not None else ("" if kind in TEXT_TYPES else None)
+                )
             continue
         values[name] = _checked(name, kind, field, value)
     return values

@@ -1,7 +1,27 @@
 from django.urls import path
 
 from apps.workflows.api import views
+from apps.workflows.service_api import app_views
 
 urlpatterns = [
     path("info", views.ServiceAppInfoView.as_view(), name="service-app-info"),
+    path("parameters", app_views.AppParametersView.as_view(), name="service-app-parameters"),
+    path("meta", app_views.AppMetaView.as_view(), name="service-app-meta"),
+    path("site", app_views.AppSiteView.as_view(), name="service-app-site"),
+    path("files/upload", app_views.FileUploadView.as_view(), name="service-file-upload"),
+    path(
+        "files/<str:file_id>/preview",
+        app_views.FilePreviewView.as_view(),
+        name="service-file-preview",
+    ),
+    path(
+        "conversations/<str:conversation_id>/variables",
+        app_views.ConversationVariablesView.as_view(),
+        name="service-conversation-variables",
+    ),
+    path(
+        "conversations/<str:conversation_id>/variables/<str:variable_id>",
+        app_views.ConversationVariableUpdateView.as_view(),
+        name="service-conversation-variable-update",
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework.request import Request
@@ -43,7 +44,7 @@ class ServiceAPIView(APIView):
         assert app is not None
         return app
 
-    def require_modes(self, modes: tuple[str, ...], error: type[AppError]) -> None:
+    def require_modes(self, modes: tuple[str, ...], error: Callable[[], AppError]) -> None:
         if self.app.mode not in modes:
             raise error()
 
@@ -75,3 +76,13 @@ class ServiceAPIView(APIView):
             workspace_id=self.app.workspace_id, app=self.app, session_id=session_id
         )
         return end_user
+
+
+def _web_or_app_key() -> list[type]:
+    from apps.workflows.web.auth import WebTokenAuthentication
+
+    return [WebTokenAuthentication, AppKeyAuthentication]
+
+
+# End-user endpoints also accept the chat page's signed token (scoped to its app and user).
+WEB_OR_APP_KEY = _web_or_app_key()

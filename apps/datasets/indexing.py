@@ -1,0 +1,293 @@
+"""The indexing pipeline of one document: waiting → parsing → cleaning → splitting →
+indexing → completed (or error / paused).
+
+Idempotent and resumable: segments are upserted by (document, position) one batch per
+transaction, a run first deletes the segments beyond its new count, and a segment whose
+content hash is unchanged and already completed is not embedded again — so a re-delivered,
+retried or re-queued run never duplicates chunks and a crashed run resumes cheaply.
+``heartbeat_at`` moves at every stage and batch; a paused document stops at the next batch
+boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import AppError
+from apps.datasets import stores
+from apps.datasets.models import ChildChunk, Dataset, Document, Segment
+from apps.datasets.rag.cleaning import clean_text
+from apps.datasets.rag.process_rule import process_rule_settings
+from apps.datasets.rag.splitting import split_general, split_parent_child
+from apps.datasets.rag.tokens import count_tokens
+from apps.datasets.sources import SourceError, document_text
+from apps.providers.services import WorkspaceModelRuntime
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 64
+S = Document.Status
+RUNNING = (S.PARSING, S.CLEANING, S.SPLITTING, S.INDEXING)
+TRANSIENT_CODES = frozenset(
+    {"rate_limit_error", "invoke_connection_error", "invoke_server_unavailable"}
+)
+SEGMENT_FIELDS = [
+    "content", "answer", "word_count", "tokens", "keywords", "index_node_id", "index_node_hash",
+    "enabled", "status", "error", "embedding", "updated_at",
+]  # fmt: skip
+
+
+class TransientIndexingError(Exception):
+    """Worth retrying (rate limit, connection, provider unavailable)."""
+
+
+def stale_seconds() -> int:
+    return int(getattr(settings, "DATASET_INDEXING_STALE_SECONDS", 300))
+
+
+@dataclass
+class Chunk:
+    position: int
+    content: str
+    children: list[str] = field(default_factory=list)
+    salt: str = ""
+
+    @property
+    def hash(self) -> str:
+        """Content and how it is indexed: a new model or technique re-embeds everything."""
+        text = "\x1f".join([self.salt, self.content, *self.children])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def index_salt(dataset: Dataset) -> str:
+    if dataset.indexing_technique != "high_quality":
+        return dataset.indexing_technique
+    return f"{dataset.embedding_model_provider}/{dataset.embedding_model}"
+
+
+def _touch(document: Document, **fields: object) -> None:
+    """Save ``fields`` and a fresh heartbeat (a plain UPDATE: no stale-object overwrite)."""
+    fields["heartbeat_at"] = timezone.now()
+    fields["updated_at"] = fields["heartbeat_at"]
+    Document.objects.filter(pk=document.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(document, name, value)
+
+
+def _claim(document_id: Any) -> Document | None:
+    """Take the document for this run, unless another run is alive on it or it is done."""
+    with transaction.atomic():
+        document = (
+            Document.objects.select_for_update().select_related("dataset").filter(pk=document_id)
+        ).first()
+        if document is None:
+            return None
+        if document.is_paused:
+            if document.indexing_status != S.PAUSED:
+                _touch(document, indexing_status=S.PAUSED, paused_at=timezone.now())
+            return None
+        fresh = document.heartbeat_at and document.heartbeat_at > timezone.now() - timedelta(
+            seconds=stale_seconds()
+        )
+        if document.indexing_status != S.WAITING and not (
+            document.indexing_status in RUNNING and not fresh
+        ):
+            return None  # completed / error / paused, or alive in another worker
+        now = timezone.now()
+        _touch(
+            document, indexing_status=S.PARSING, processing_started_at=now, error="",
+            indexing_attempts=document.indexing_attempts + 1,
+        )  # fmt: skip
+        return document
+
+
+def run_indexing(document_id: Any) -> None:
+    """Index one document. Expected failures end in status error with the reason; transient
+    model errors raise TransientIndexingError (the task retries); a crash (BaseException)
+    leaves the document in its running status for the stale-heartbeat re-queue."""
+    document = _claim(document_id)
+    if document is None:
+        return
+    try:
+        _pipeline(document)
+    except TransientIndexingError:
+        raise
+    except (SourceError, ValueError) as exc:
+        mark_error(document.pk, str(exc))
+    except AppError as exc:
+        if exc.code in TRANSIENT_CODES:
+            raise TransientIndexingError(exc.message) from exc
+        mark_error(document.pk, exc.message)
+    except Exception as exc:
+        logger.exception("indexing document %s failed", document.pk)
+        mark_error(document.pk, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def mark_error(document_id: Any, message: str) -> None:
+    now = timezone.now()
+    Document.objects.filter(pk=document_id).update(
+        indexing_status=S.ERROR, error=message[:2000] or "indexing failed", heartbeat_at=now,
+        updated_at=now,
+    )  # fmt: skip
+
+
+def _pipeline(document: Document) -> None:
+    dataset = document.dataset
+    text = document_text(document)
+    _touch(
+        document, indexing_status=S.CLEANING, parsing_completed_at=timezone.now(),
+        word_count=len(text),
+    )  # fmt: skip
+    split = process_rule_settings(document.process_rule or None)
+    text = clean_text(text, split.pre_processing_rules)
+    _touch(document, indexing_status=S.SPLITTING, cleaning_completed_at=timezone.now())
+    chunks = plan_chunks(text, document)
+    for chunk in chunks:
+        chunk.salt = index_salt(dataset)
+    if not chunks:
+        raise ValueError("the document has no text to index")
+    _touch(document, indexing_status=S.INDEXING, splitting_completed_at=timezone.now())
+    pending = _write_plan(document, chunks)
+    embedder = Embedder(dataset) if dataset.indexing_technique == "high_quality" else None
+    for batch in _batches(pending, hierarchical=is_hierarchical(document)):
+        if Document.objects.filter(pk=document.pk, is_paused=True).exists():
+            _touch(document, indexing_status=S.PAUSED, paused_at=timezone.now())
+            return
+        _index_batch(document, batch, embedder)
+        _touch(document)
+    totals = [s.tokens for s in document.segments.only("tokens")]
+    words = sum(len(c.content) for c in chunks)
+    now = timezone.now()
+    started = document.processing_started_at or now
+    _touch(
+        document, indexing_status=S.COMPLETED, completed_at=now, tokens=sum(totals),
+        word_count=words, indexing_latency=(now - started).total_seconds(), error="",
+    )  # fmt: skip
+
+
+def is_hierarchical(document: Document) -> bool:
+    mode = (document.process_rule or {}).get("mode")
+    return document.doc_form == Dataset.DocForm.HIERARCHICAL or mode == "hierarchical"
+
+
+def plan_chunks(text: str, document: Document) -> list[Chunk]:
+    split = process_rule_settings(document.process_rule or None)
+    if is_hierarchical(document):
+        parents = split_parent_child(text, **split.parent_child_kwargs())
+        return [
+            Chunk(i, p.content, [c for c in p.children if c.strip()] or [p.content])
+            for i, p in enumerate((p for p in parents if p.content.strip()), start=1)
+        ]
+    pieces = split_general(text, **split.general_kwargs())
+    return [Chunk(i, p) for i, p in enumerate((p for p in pieces if p.strip()), start=1)]
+
+
+def _write_plan(document: Document, chunks: list[Chunk]) -> list[Chunk]:
+    """Drop segments beyond the new count; return the chunks that still need indexing."""
+    with transaction.atomic():
+        document.segments.filter(position__gt=len(chunks)).delete()
+        done = set(
+            document.segments.filter(status="completed").values_list("position", "index_node_hash")
+        )
+        pending = [c for c in chunks if (c.position, c.hash) not in done]
+        Segment.objects.filter(
+            document=document, position__in=[c.position for c in pending]
+        ).update(status="indexing")
+    return pending
+
+
+def _batches(chunks: list[Chunk], *, hierarchical: bool) -> Iterator[list[Chunk]]:
+    """Groups of chunks with at most BATCH_SIZE texts to embed (children when parent-child)."""
+    batch: list[Chunk] = []
+    size = 0
+    for chunk in chunks:
+        weight = len(chunk.children) if hierarchical else 1
+        if batch and size + weight > BATCH_SIZE:
+            yield batch
+            batch, size = [], 0
+        batch.append(chunk)
+        size += weight
+    if batch:
+        yield batch
+
+
+class Embedder:
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.runtime = WorkspaceModelRuntime(dataset.workspace)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), BATCH_SIZE):
+            result = self.runtime.embed(
+                texts[start : start + BATCH_SIZE],
+                provider=self.dataset.embedding_model_provider or None,
+                model=self.dataset.embedding_model or None,
+            )
+            vectors.extend(result.vectors)
+        if vectors:
+            self._check_dimensions(len(vectors[0]))
+        return vectors
+
+    def _check_dimensions(self, dims: int) -> None:
+        dataset = self.dataset
+        if dataset.embedding_dimensions is None:
+            Dataset.objects.filter(pk=dataset.pk, embedding_dimensions__isnull=True).update(
+                embedding_dimensions=dims
+            )
+            dataset.refresh_from_db(fields=["embedding_dimensions"])
+        if dataset.embedding_dimensions != dims:
+            raise ValueError(
+                f"the embedding model returned {dims} dimensions but the dataset's vectors have "
+                f"{dataset.embedding_dimensions}; re-index the dataset after changing its model"
+            )
+        stores.ensure_vector_index(dataset_id=dataset.pk, dimensions=dims)
+
+
+def _index_batch(document: Document, batch: list[Chunk], embedder: Embedder | None) -> None:
+    hierarchical = is_hierarchical(document)
+    texts = [t for c in batch for t in (c.children if hierarchical else [c.content])]
+    vectors = embedder.embed(texts) if embedder else [None] * len(texts)
+    vector_iter = iter(vectors)
+    now = timezone.now()
+    rows, child_rows = [], []
+    for chunk in batch:
+        segment = Segment(
+            workspace_id=document.workspace_id, dataset_id=document.dataset_id,
+            document=document, position=chunk.position, content=chunk.content,
+            word_count=len(chunk.content), tokens=count_tokens(chunk.content),
+            index_node_hash=chunk.hash, status="completed", error="", enabled=True,
+            embedding=None if hierarchical else next(vector_iter), updated_at=now,
+        )  # fmt: skip
+        segment.index_node_id = str(segment.id)
+        rows.append(segment)
+    with transaction.atomic():
+        saved = Segment.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["document", "position"],
+            update_fields=[f for f in SEGMENT_FIELDS if f not in ("index_node_id", "enabled")],
+        )  # fmt: skip
+        if hierarchical:
+            for chunk, segment in zip(batch, saved, strict=True):
+                ChildChunk.objects.filter(segment_id=segment.pk).delete()
+                for position, content in enumerate(chunk.children, start=1):
+                    child = ChildChunk(
+                        workspace_id=document.workspace_id, dataset_id=document.dataset_id,
+                        document=document, segment_id=segment.pk, position=position,
+                        content=content, word_count=len(content), tokens=count_tokens(content),
+                        embedding=next(vector_iter),
+                    )  # fmt: skip
+                    child.index_node_id = str(child.id)
+                    child_rows.append(child)
+            ChildChunk.objects.bulk_create(child_rows)
+        stores.refresh_search_vectors(
+            segment_ids=[s.pk for s in saved], child_ids=[c.pk for c in child_rows]
+        )

@@ -1,0 +1,1 @@
+"""Chat, agent-chat, advanced-chat and completion messages (see chat_services)."""

@@ -1,0 +1,163 @@
+"""Conversation and message records of a chat run, and the usage block Dify reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.errors import NotFound
+from apps.workflows.models import App, Conversation, EndUser, Message
+
+from .inputs import HISTORY_MESSAGE_LIMIT
+
+NEW_CONVERSATION_NAME = "New conversation"
+
+
+class ConversationNotExists(NotFound):
+    def __init__(self, message: str = "Conversation Not Exists."):
+        super().__init__(message)
+
+
+class MessageNotExists(NotFound):
+    def __init__(self, message: str = "Message Not Exists."):
+        super().__init__(message)
+
+
+def conversation_get(*, app: App, end_user: EndUser | None, conversation_id: Any) -> Conversation:
+    """The caller's own, not deleted conversation on this app, or 404 ``not_found``."""
+    try:
+        pk = uuid.UUID(str(conversation_id))
+    except ValueError as exc:
+        raise ConversationNotExists() from exc
+    if end_user is None:
+        raise ConversationNotExists()
+    found = (
+        Conversation.objects.for_workspace(app.workspace_id)
+        .filter(pk=pk, app=app, end_user=end_user, is_deleted=False)
+        .first()
+    )
+    if found is None:
+        raise ConversationNotExists()
+    return found
+
+
+def message_get(*, app: App, end_user: EndUser | None, message_id: Any) -> Message:
+    try:
+        pk = uuid.UUID(str(message_id))
+    except ValueError as exc:
+        raise MessageNotExists() from exc
+    if end_user is None:
+        raise MessageNotExists()
+    found = (
+        Message.objects.for_workspace(app.workspace_id)
+        .select_related("conversation")
+        .filter(pk=pk, app=app, end_user=end_user)
+        .exclude(conversation__is_deleted=True)
+        .first()
+    )
+    if found is None:
+        raise MessageNotExists()
+    return found
+
+
+def conversation_create(
+    *, app: App, end_user: EndUser, inputs: Mapping[str, Any], introduction: str
+) -> Conversation:
+    return Conversation.objects.create(
+        workspace_id=app.workspace_id,
+        app=app,
+        end_user=end_user,
+        name=NEW_CONVERSATION_NAME,
+        inputs=dict(inputs),
+        introduction=introduction,
+    )
+
+
+def message_create(
+    *,
+    app: App,
+    end_user: EndUser,
+    conversation: Conversation | None,
+    task_id: str,
+    query: str,
+    inputs: Mapping[str, Any],
+    files: Sequence[Mapping[str, Any]],
+) -> Message:
+    message = Message.objects.create(
+        workspace_id=app.workspace_id,
+        app=app,
+        end_user=end_user,
+        conversation=conversation,
+        task_id=task_id,
+        query=query,
+        inputs=dict(inputs),
+        files=[dict(f) for f in files],
+    )
+    if conversation is not None:
+        Conversation.objects.filter(pk=conversation.pk).update(
+            dialogue_count=F("dialogue_count") + 1, updated_at=timezone.now()
+        )
+    return message
+
+
+def message_finish(
+    message: Message,
+    *,
+    answer: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    latency: float,
+    status: str,
+    error: str = "",
+    **extra: Any,
+) -> None:
+    """Store the outcome (``extra``: agent_thoughts, workflow_run)."""
+    message.answer = answer
+    message.message_tokens = prompt_tokens
+    message.answer_tokens = completion_tokens
+    message.latency = latency
+    message.status = status
+    message.error = error
+    message.total_price = Decimal(0)
+    for name, value in extra.items():
+        setattr(message, name, value)
+    fields = ["answer", "message_tokens", "answer_tokens", "latency", "status", "error"]
+    message.save(update_fields=[*fields, "total_price", *extra, "updated_at"])
+
+
+def history_turns(conversation: Conversation | None) -> list[dict[str, str]]:
+    """The conversation's turns with an answer, oldest first (Dify's memory source)."""
+    if conversation is None:
+        return []
+    rows = (
+        Message.objects.for_workspace(conversation.workspace_id)
+        .filter(conversation=conversation)
+        .exclude(answer="")
+        .order_by("-created_at")
+        .values_list("query", "answer")[:HISTORY_MESSAGE_LIMIT]
+    )
+    return [{"query": q, "answer": a} for q, a in reversed(list(rows))]
+
+
+def usage_payload(prompt_tokens: int, completion_tokens: int, latency: float) -> dict[str, Any]:
+    """Dify's ``Usage`` (prices are not tracked yet: zero in USD)."""
+    zero = "0.0000000"
+    return {
+        "prompt_tokens": prompt_tokens,
+        "prompt_unit_price": zero,
+        "prompt_price_unit": "0.001",
+        "prompt_price": zero,
+        "completion_tokens": completion_tokens,
+        "completion_unit_price": zero,
+        "completion_price_unit": "0.001",
+        "completion_price": zero,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "total_price": zero,
+        "currency": "USD",
+        "latency": round(latency, 6),
+    }

@@ -1,0 +1,124 @@
+"""chat, agent-chat and completion apps: one streamed model call on the app's model_config.
+
+agent-chat runs like chat for now (no tools yet) but speaks the agent events: an
+``agent_thought`` opens the turn, the text comes as ``agent_message``, a final
+``agent_thought`` carries the full thought, then ``message_end``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from apps.core.errors import AppError
+from apps.providers.runtime.base import ChatMessage, Usage, estimate_tokens
+from apps.providers.services import WorkspaceModelRuntime
+from apps.workflows.models import Message
+
+from .records import message_finish, usage_payload
+from .task import ChatTask
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    provider: str | None
+    model: str | None
+    parameters: dict[str, Any]
+    stop: list[str] | None
+    messages: Sequence[ChatMessage]
+
+
+def model_call_params(completion_params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Dify's completion_params: ``stop`` is passed apart from the other parameters."""
+    parameters = {k: v for k, v in completion_params.items() if k != "stop" and v is not None}
+    stop = completion_params.get("stop") or []
+    return parameters, [str(s) for s in stop] if isinstance(stop, list) else []
+
+
+def _thought(task: ChatTask, thought_id: str, thought: str) -> dict[str, Any]:
+    return {
+        "event": "agent_thought", **task.ids(), "id": thought_id, "position": 1,
+        "thought": thought, "observation": "", "tool": "", "tool_labels": {},
+        "tool_input": "", "message_files": [],
+    }  # fmt: skip
+
+
+def simple_run(call: ModelCall) -> Any:
+    """The ``run`` of a ChatTask for the simple modes."""
+
+    def run(task: ChatTask) -> Iterator[dict[str, Any]]:
+        agent = task.mode == "agent-chat"
+        thought_id = str(uuid.uuid4())
+        if agent:
+            yield _thought(task, thought_id, "")
+        parts: list[str] = []
+        usage: Usage | None = None
+        status, failure = Message.Status.NORMAL, None
+        runtime = WorkspaceModelRuntime(task.app.workspace)
+        stream = runtime.chat_stream(
+            call.messages, provider=call.provider, model=call.model,
+            parameters=call.parameters, stop=call.stop or None, user=str(task.end_user.pk),
+        )  # fmt: skip
+        try:
+            for chunk in stream:
+                if task.stop.is_set():
+                    status = Message.Status.STOPPED
+                    break
+                if chunk.delta:
+                    parts.append(chunk.delta)
+                    kind = "agent_message" if agent else "message"
+                    yield {
+                        "event": kind,
+                        **task.ids(),
+                        "id": task.message_id,
+                        "answer": chunk.delta,
+                    }
+                usage = chunk.usage or usage
+        except AppError as exc:
+            status, failure = Message.Status.ERROR, exc
+        except Exception as exc:
+            logger.exception("chat model call failed")
+            status = Message.Status.ERROR
+            failure = AppError(f"The model call failed: {type(exc).__name__}", status=500,
+                               code="internal_server_error")  # fmt: skip
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # ends the provider's HTTP stream when stopped early
+        answer = "".join(parts)
+        latency = time.perf_counter() - task.started
+        if usage is not None:
+            prompt_tokens, completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        else:
+            prompt_tokens = sum(estimate_tokens(m.text()) for m in call.messages)
+            completion_tokens = estimate_tokens(answer)
+        extra: dict[str, Any] = {}
+        if agent:
+            extra["agent_thoughts"] = [
+                {"id": thought_id, "position": 1, "thought": answer, "tool": "",
+                 "tool_labels": {}, "tool_input": "", "observation": "", "files": [],
+                 "created_at": int(time.time())}
+            ]  # fmt: skip
+        message_finish(
+            task.message, answer=answer, prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, latency=latency, status=status,
+            error=failure.message if failure else "", **extra,
+        )  # fmt: skip
+        if failure is not None:
+            yield task.error_event(failure)
+            return
+        if agent:
+            yield _thought(task, thought_id, answer)
+        usage_block = usage_payload(prompt_tokens, completion_tokens, latency)
+        yield {
+            "event": "message_end", **task.ids(), "id": task.message_id,
+            "metadata": {"usage": usage_block, "retriever_resources": []}, "files": [],
+        }  # fmt: skip
+
+    return run

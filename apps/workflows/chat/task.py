@@ -1,0 +1,118 @@
+"""One running chat/completion message: its ids, stop signal and event stream."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.core.errors import AppError
+from apps.workflows.models import App, Conversation, EndUser, Message
+from apps.workflows.sse import error_payload
+from apps.workflows.task_registry import task_registry
+
+from .generation import conversation_title_store
+
+logger = logging.getLogger(__name__)
+_background: list[threading.Thread] = []
+
+
+def run_in_background(target: Callable[[], None]) -> threading.Thread:
+    """Work after the answer went out (conversation titles); own DB connection."""
+
+    def work() -> None:
+        from django.db import connections
+
+        try:
+            target()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work, name="chat-after", daemon=True)
+    _background[:] = [t for t in _background if t.is_alive()] + [thread]
+    thread.start()
+    return thread
+
+
+def background_wait(timeout: float = 10.0) -> None:
+    """Wait for the after-answer work started so far (tests)."""
+    for thread in list(_background):
+        thread.join(timeout)
+
+
+@dataclass
+class ChatTask:
+    app: App
+    end_user: EndUser
+    conversation: Conversation | None
+    message: Message
+    task_id: str
+    stop: threading.Event
+    run: Callable[[ChatTask], Iterator[dict[str, Any]]]
+    name_conversation: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def mode(self) -> str:
+        return self.app.mode
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message.pk)
+
+    @property
+    def conversation_id(self) -> str | None:
+        return str(self.conversation.pk) if self.conversation is not None else None
+
+    def ids(self) -> dict[str, Any]:
+        """``task_id``, ``message_id``, ``conversation_id`` (chat apps), ``created_at``."""
+        ids: dict[str, Any] = {"task_id": self.task_id, "message_id": self.message_id}
+        if self.conversation is not None:
+            ids["conversation_id"] = self.conversation_id
+        ids["created_at"] = int(self.message.created_at.timestamp())
+        return ids
+
+    def error_event(self, exc: AppError) -> dict[str, Any]:
+        return error_payload(exc.code, exc.message, exc.status, **self.ids())
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The payloads of the stream; the title is generated after the last one."""
+        try:
+            yield from self.run(self)
+        finally:
+            task_registry().finish(self.task_id)
+            if self.name_conversation and self.conversation is not None:
+                conversation_id, app, query = self.conversation.pk, self.app, self.message.query
+                run_in_background(
+                    lambda: conversation_title_store(
+                        conversation_id=conversation_id, app=app, query=query
+                    )
+                )
+
+    def blocking(self) -> dict[str, Any]:
+        """Run to the end and answer Dify's ChatCompletionResponse / CompletionResponse."""
+        end: dict[str, Any] | None = None
+        error: dict[str, Any] | None = None
+        answer: list[str] = []
+        for payload in self.events():  # always to the end: the message is stored there
+            kind = payload.get("event")
+            if kind in ("message", "agent_message"):
+                answer.append(payload.get("answer") or "")
+            elif kind == "message_end":
+                end = payload
+            elif kind == "error":
+                error = payload
+        if error is not None:
+            raise AppError(error["message"], code=error["code"], status=error["status"])
+        body: dict[str, Any] = {"event": "message", "task_id": self.task_id, "id": self.message_id}
+        body["message_id"] = self.message_id
+        if self.conversation is not None:
+            body["conversation_id"] = self.conversation_id
+        body["mode"] = self.mode
+        body["answer"] = self.message.answer or "".join(answer)
+        body["metadata"] = (end or {}).get("metadata") or {"retriever_resources": []}
+        body["created_at"] = int(self.message.created_at.timestamp())
+        return body

@@ -1,0 +1,149 @@
+"""Chat and completion messages of the Service API: start a run, stop it.
+
+``chat_message_start`` checks everything that can be refused (inputs, conversation, model
+set-up, workflow) before anything is stored, then records the conversation and message and
+returns a ``ChatTask``: iterate ``task.events()`` for the stream, or ``task.blocking()``.
+Memory of the simple modes follows Dify's TokenBufferMemory default (no window setting in
+model_config): the conversation's last 500 messages, cut from the oldest to ~2,000 tokens.
+Chatflows get the conversation's turns and apply their LLM nodes' memory windows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from apps.core.errors import InvalidParam, NotFound
+from apps.providers.services import (
+    ProviderNotInitialized,
+    default_model_get,
+    provider_credentials_get,
+)
+from apps.workflows.adapters.models import provider_name
+from apps.workflows.chat.advanced import advanced_run
+from apps.workflows.chat.inputs import (
+    form_fields,
+    history_window,
+    inputs_validate,
+    prompt_messages,
+    template_render,
+)
+from apps.workflows.chat.records import (
+    conversation_create,
+    conversation_get,
+    history_turns,
+    message_create,
+    message_finish,
+)
+from apps.workflows.chat.simple import ModelCall, model_call_params, simple_run
+from apps.workflows.chat.task import ChatTask
+from apps.workflows.file_services import files_from_request
+from apps.workflows.models import App, EndUser, Message
+from apps.workflows.run_services import workflow_for_run, workflow_run_start
+from apps.workflows.task_registry import task_registry
+
+CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
+
+
+def _model_of(app: App) -> tuple[str | None, str | None, dict[str, Any], list[str]]:
+    """The app's model, checked to be callable: provider, name, parameters, stop words."""
+    config = app.model_config or {}
+    model = config.get("model") or {}
+    provider, name = provider_name(model.get("provider")), model.get("name")
+    params = model.get("completion_params") or {}
+    parameters, stop = model_call_params(params if isinstance(params, Mapping) else {})
+    if not provider or not name:
+        if default_model_get(workspace=app.workspace, model_type="llm") is None:
+            raise ProviderNotInitialized(
+                "The app names no model and the workspace has no default LLM; "
+                "set the app's model_config.model or a default model."
+            )
+        return None, None, parameters, stop
+    try:
+        provider_credentials_get(workspace=app.workspace, provider_name=provider)
+    except NotFound as exc:
+        raise ProviderNotInitialized(f"Provider {provider} is not available") from exc
+    return provider, str(name), parameters, stop
+
+
+def chat_message_start(
+    *,
+    app: App,
+    end_user: EndUser,
+    query: Any,
+    inputs: Any,
+    files: Any = None,
+    conversation_id: str | None = None,
+    auto_generate_name: bool = True,
+) -> ChatTask:
+    """Check, record and prepare one message of a chat, agent-chat, advanced-chat or
+    completion app (completion apps have no conversation)."""
+    chat = app.mode in CHAT_MODES
+    if query is None:
+        query = ""
+    if not isinstance(query, str):
+        raise InvalidParam("query must be a string")
+    if chat and not query.strip():
+        raise InvalidParam("query is required")
+    file_list = files_from_request(app=app, end_user=end_user, files_field=files)
+    workflow = workflow_for_run(app=app) if app.mode == "advanced-chat" else None
+    conversation = None
+    if chat and conversation_id:
+        conversation = conversation_get(app=app, end_user=end_user, conversation_id=conversation_id)
+        values = dict(conversation.inputs or {})  # Dify keeps a conversation's first inputs
+    else:
+        fields = form_fields(app, workflow)
+        values = inputs_validate(fields, inputs, fill_defaults=workflow is None)
+    turns = history_turns(conversation)
+    model_call: ModelCall | None = None
+    if workflow is None:
+        provider, model, parameters, stop_words = _model_of(app)
+        messages = prompt_messages(
+            pre_prompt=str((app.model_config or {}).get("pre_prompt") or ""),
+            inputs=values,
+            query=query,
+            history=history_window(turns) if chat else [],
+        )
+        model_call = ModelCall(provider, model, parameters, stop_words, messages)
+
+    new_conversation = chat and conversation is None
+    if new_conversation:
+        opening = str((app.model_config or {}).get("opening_statement") or "")
+        conversation = conversation_create(
+            app=app, end_user=end_user, inputs=values, introduction=template_render(opening, values)
+        )
+    task_id = str(uuid.uuid4())
+    message = message_create(
+        app=app, end_user=end_user, conversation=conversation, task_id=task_id,
+        query=query, inputs=values, files=file_list,
+    )  # fmt: skip
+    stop = task_registry().register(task_id, app_id=str(app.pk), user=end_user.session_id)
+    if model_call is not None:
+        run = simple_run(model_call)
+    else:
+        assert conversation is not None and workflow is not None
+        try:
+            handle = workflow_run_start(
+                app=app, inputs=values, user_id=end_user.session_id, query=query,
+                files=file_list, conversation_id=str(conversation.pk), history=turns,
+                stop=stop, workflow=workflow,
+            )  # fmt: skip
+        except Exception as exc:
+            task_registry().finish(task_id)
+            message_finish(
+                message, answer="", prompt_tokens=0, completion_tokens=0, latency=0.0,
+                status=Message.Status.ERROR, error=str(exc),
+            )  # fmt: skip
+            raise
+        run = advanced_run(handle)
+    return ChatTask(
+        app=app, end_user=end_user, conversation=conversation, message=message,
+        task_id=task_id, stop=stop, run=run,
+        name_conversation=new_conversation and auto_generate_name,
+    )  # fmt: skip
+
+
+def chat_task_stop(*, app: App, user: str, task_id: str) -> None:
+    """Ask a running message of this (app, user) to stop; unknown tasks are ignored (Dify)."""
+    task_registry().request_stop(str(task_id), app_id=str(app.pk), user=user)

@@ -1,0 +1,200 @@
+"""Service API of chat-style apps: chat/completion messages, conversations, feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core.errors import AppUnavailable, InvalidParam
+from apps.workflows.chat import conversations as conv
+from apps.workflows.chat_services import chat_message_start, chat_task_stop
+from apps.workflows.sse import sse_response
+
+from .base import CHAT_MODES, WEB_OR_APP_KEY, NotChatApp, ServiceAPIView
+
+SUCCESS = {"result": "success"}
+schema = extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+
+
+class NotCompletionApp(AppUnavailable):
+    def __init__(self, message: str = "App unavailable, please check your app configurations."):
+        super().__init__(message)
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise InvalidParam("the body must be a JSON object")
+    return request.data
+
+
+def _flag(value: Any, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidParam(f"{name} must be a boolean")
+    return value
+
+
+class _MessagesCreate(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+    modes: tuple[str, ...] = ()
+    error: type = NotChatApp
+
+    def _create(self, request: Request) -> HttpResponseBase:
+        self.require_modes(self.modes, self.error)
+        body = _body(request)
+        end_user = self.end_user(request)
+        assert end_user is not None
+        mode = body.get("response_mode") or "blocking"
+        if mode not in ("blocking", "streaming"):
+            raise InvalidParam("response_mode must be 'blocking' or 'streaming'")
+        conversation_id = body.get("conversation_id") or None
+        if conversation_id is not None and not isinstance(conversation_id, str):
+            raise InvalidParam("conversation_id must be a string")
+        task = chat_message_start(
+            app=self.app, end_user=end_user, query=body.get("query"),
+            inputs=body.get("inputs"), files=body.get("files"), conversation_id=conversation_id,
+            auto_generate_name=_flag(body.get("auto_generate_name"), "auto_generate_name", True),
+        )  # fmt: skip
+        if mode == "streaming":
+            return sse_response(task.events)
+        return Response(task.blocking())
+
+
+class ChatMessagesView(_MessagesCreate):
+    modes = CHAT_MODES
+    error = NotChatApp
+
+    @schema
+    def post(self, request: Request) -> HttpResponseBase:
+        return self._create(request)
+
+
+class CompletionMessagesView(_MessagesCreate):
+    modes = ("completion",)
+    error = NotCompletionApp
+
+    @schema
+    def post(self, request: Request) -> HttpResponseBase:
+        return self._create(request)
+
+
+class ChatStopView(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+    modes: tuple[str, ...] = CHAT_MODES
+    error: type = NotChatApp
+
+    @schema
+    def post(self, request: Request, task_id: str) -> Response:
+        self.require_modes(self.modes, self.error)
+        chat_task_stop(app=self.app, user=self.user_value(request), task_id=task_id)
+        return Response(SUCCESS)
+
+
+class CompletionStopView(ChatStopView):
+    modes = ("completion",)
+    error = NotCompletionApp
+
+
+class MessagesView(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+
+    @schema
+    def get(self, request: Request) -> Response:
+        self.require_modes(CHAT_MODES, NotChatApp)
+        limit = conv.page_limit(request.query_params.get("limit"))
+        messages, has_more = conv.messages_list(
+            app=self.app, end_user=self.end_user(request, create=False),
+            conversation_id=request.query_params.get("conversation_id"),
+            first_id=request.query_params.get("first_id"), limit=limit,
+        )  # fmt: skip
+        data = [conv.message_item(m) for m in messages]
+        return Response({"limit": limit, "has_more": has_more, "data": data})
+
+
+class MessageFeedbackView(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+
+    @schema
+    def post(self, request: Request, message_id: str) -> Response:
+        body = _body(request)
+        end_user = self.end_user(request)
+        assert end_user is not None
+        conv.message_feedback_set(
+            app=self.app, end_user=end_user, message_id=message_id,
+            rating=body.get("rating"), content=body.get("content"),
+        )  # fmt: skip
+        return Response(SUCCESS)
+
+
+class MessageSuggestedView(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+
+    @schema
+    def get(self, request: Request, message_id: str) -> Response:
+        self.require_modes(CHAT_MODES, NotChatApp)
+        questions = conv.message_suggested(
+            app=self.app, end_user=self.end_user(request, create=False), message_id=message_id
+        )
+        return Response({"result": "success", "data": questions})
+
+
+class AppFeedbacksView(ServiceAPIView):
+    @schema
+    def get(self, request: Request) -> Response:
+        limit = conv.page_limit(request.query_params.get("limit"))
+        raw_page = request.query_params.get("page") or "1"
+        try:
+            page = max(1, int(raw_page))
+        except ValueError as exc:
+            raise InvalidParam("page must be an integer") from exc
+        return Response({"data": conv.feedbacks_list(app=self.app, page=page, limit=limit)})
+
+
+class ConversationsView(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+
+    @schema
+    def get(self, request: Request) -> Response:
+        self.require_modes(CHAT_MODES, NotChatApp)
+        limit = conv.page_limit(request.query_params.get("limit"))
+        found, has_more = conv.conversations_list(
+            app=self.app, end_user=self.end_user(request, create=False),
+            last_id=request.query_params.get("last_id") or None, limit=limit,
+            sort_by=request.query_params.get("sort_by") or "-updated_at",
+        )  # fmt: skip
+        data = [conv.conversation_item(c) for c in found]
+        return Response({"limit": limit, "has_more": has_more, "data": data})
+
+
+class ConversationDetailView(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+
+    @schema
+    def delete(self, request: Request, conversation_id: str) -> Response:
+        self.require_modes(CHAT_MODES, NotChatApp)
+        conv.conversation_delete(
+            app=self.app, end_user=self.end_user(request, create=False),
+            conversation_id=conversation_id,
+        )  # fmt: skip
+        return Response(status=204)
+
+
+class ConversationNameView(ServiceAPIView):
+    authentication_classes = WEB_OR_APP_KEY
+
+    @schema
+    def post(self, request: Request, conversation_id: str) -> Response:
+        self.require_modes(CHAT_MODES, NotChatApp)
+        body = _body(request)
+        conversation = conv.conversation_rename(
+            app=self.app, end_user=self.end_user(request, create=False),
+            conversation_id=conversation_id, name=body.get("name"),
+            auto_generate=_flag(body.get("auto_generate"), "auto_generate", False),
+        )  # fmt: skip
+        return Response(conv.conversation_item(conversation))

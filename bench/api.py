@@ -1,0 +1,263 @@
+#!/usr/bin/env python
+"""Service API streaming benchmark: latency the platform adds, and concurrent streams held.
+
+Starts everything itself on 127.0.0.1: a fake OpenAI-compatible LLM server (the tests' fake,
+real HTTP + SSE), and the platform (`manage.py serve`, embedded PostgreSQL in a temporary
+directory, a chat app whose model is the fake). Then:
+
+1. added TTFB: time to the first answer token through ``POST /v1/chat-messages``
+   (streaming) minus the time to the first token straight from the fake LLM, sequential
+   requests, p50/p90 over the samples;
+2. concurrency: N streams at once (the fake sends a token every ``--token-delay`` s), each
+   must end with ``message_end`` and carry the whole answer; the largest N with no error is
+   ``max_streams_ok``.
+
+    python bench/api.py [--quick] [--json] [--levels 50,100,200]
+
+With --json the last line is one JSON object with at least added_ttfb_ms_p50 and
+max_streams_ok.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
+
+TARGETS = {"added_ttfb_ms_p50_max": 5.0, "streams": 500}
+ANSWER = " ".join(f"w{i}" for i in range(20))
+CHAT_APP = """kind: app
+version: "0.3.0"
+app: {name: Bench chat, mode: chat, icon: "🤖", icon_background: "#FFEAD5"}
+model_config:
+  model: {provider: openai_api_compatible, name: fake-chat, mode: chat, completion_params: {}}
+  pre_prompt: You are terse.
+  user_input_form: []
+  opening_statement: ""
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"manage.py {args[0]} failed: {done.stderr.strip()[-500:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def start_platform(tmp: Path, llm: FakeOpenAIServer) -> tuple[subprocess.Popen[str], str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DATA_DIR=str(tmp), ADMIN_PASSWORD="bench-Admin-1", LOG_LEVEL="WARNING",
+        UVICORN_LOG_LEVEL="warning", SSRF_ALLOWED_NETWORKS="127.0.0.0/8",
+    )  # fmt: skip
+    workspace = _manage(env, "bootstrap")
+    _manage(
+        env, "set_provider", workspace, "openai_api_compatible",
+        "--credential", f"base_url={llm.base_url}", "--credential", f"api_key={llm.api_key}",
+        "--credential", "models=fake-chat", "--default-chat", "fake-chat", "--no-validate",
+    )  # fmt: skip
+    app_file = tmp / "chat.yml"
+    app_file.write_text(CHAT_APP)
+    app_id = _manage(env, "import_dsl", str(app_file), "--workspace", workspace)
+    key = _manage(env, "create_api_key", workspace, "--app", app_id)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--no-bootstrap", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(base + "/health", timeout=1).status_code == 200:
+                return proc, base, key
+        except httpx2.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the platform did not start: " + (proc.stderr.read() if proc.stderr else ""))
+
+
+async def _first_token_direct(client: httpx2.AsyncClient, llm: FakeOpenAIServer) -> float:
+    body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {llm.api_key}"}
+    started = time.perf_counter()
+    async with client.stream(
+        "POST", llm.base_url + "/chat/completions", json=body, headers=headers
+    ) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and '"content"' in line and line != "data: [DONE]":
+                elapsed = time.perf_counter() - started
+                async for _ in response.aiter_lines():
+                    pass
+                return elapsed
+    raise RuntimeError("the fake LLM sent no token")
+
+
+async def _chat_stream(
+    client: httpx2.AsyncClient, base: str, key: str, user: str
+) -> tuple[float, str, bool]:
+    """(seconds to the first answer token, the whole answer, ended with message_end)."""
+    body = {"inputs": {}, "query": "hi", "response_mode": "streaming", "user": user}
+    headers = {"Authorization": f"Bearer {key}"}
+    started = time.perf_counter()
+    first = None
+    answer: list[str] = []
+    ended = False
+    async with client.stream(
+        "POST", base + "/v1/chat-messages", json=body, headers=headers
+    ) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {(await response.aread())[:200]!r}")
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if event.get("event") in ("message", "agent_message") and event.get("answer"):
+                if first is None:
+                    first = time.perf_counter() - started
+                answer.append(event["answer"])
+            elif event.get("event") == "message_end":
+                ended = True
+            elif event.get("event") == "error":
+                raise RuntimeError(f"error event: {event}")
+    return first or float("nan"), "".join(answer), ended
+
+
+async def measure_ttfb(base: str, key: str, llm: FakeOpenAIServer, samples: int) -> dict[str, Any]:
+    llm.chunk_delay = 0.0
+    limits = httpx2.Limits(max_connections=10)
+    async with httpx2.AsyncClient(timeout=30, limits=limits) as client:
+        for _ in range(3):  # warm up both paths
+            await _first_token_direct(client, llm)
+            await _chat_stream(client, base, key, "warmup")
+        direct, platform = [], []
+        for i in range(samples):
+            direct.append(await _first_token_direct(client, llm))
+            platform.append((await _chat_stream(client, base, key, f"ttfb-{i % 5}"))[0])
+    added = [(p - d) * 1000 for p, d in zip(platform, direct, strict=True)]
+    return {
+        "samples": samples,
+        "direct_ttfb_ms_p50": round(statistics.median(direct) * 1000, 3),
+        "platform_ttfb_ms_p50": round(statistics.median(platform) * 1000, 3),
+        "added_ttfb_ms_p50": round(statistics.median(added), 3),
+        "added_ttfb_ms_p90": round(statistics.quantiles(added, n=10)[-1], 3),
+    }
+
+
+async def measure_streams(base: str, key: str, count: int) -> dict[str, Any]:
+    limits = httpx2.Limits(max_connections=count + 10, max_keepalive_connections=count + 10)
+    started = time.perf_counter()
+    async with httpx2.AsyncClient(timeout=120, limits=limits) as client:
+        results = await asyncio.gather(
+            *(_chat_stream(client, base, key, f"load-{i}") for i in range(count)),
+            return_exceptions=True,
+        )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    bad = [r for r in results if not isinstance(r, BaseException) and (r[1] != ANSWER or not r[2])]
+    return {
+        "streams": count,
+        "ok": count - len(errors) - len(bad),
+        "errors": len(errors) + len(bad),
+        "first_error": repr(errors[0])[:300] if errors else (repr(bad[0])[:300] if bad else None),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--levels", help="comma-separated concurrency levels")
+    parser.add_argument("--token-delay", type=float, default=0.05)
+    args = parser.parse_args()
+    levels = (
+        [int(x) for x in args.levels.split(",")]
+        if args.levels
+        else ([50, 100, 200] if args.quick else [100, 250, 500])
+    )
+    samples = 30 if args.quick else 100
+    tmp = Path(tempfile.mkdtemp(prefix="dify-bench-api-"))
+    started = time.perf_counter()
+    with FakeOpenAIServer(reply_text=ANSWER, api_key="sk-bench") as llm:
+        proc, base, key = start_platform(tmp, llm)
+        try:
+            ttfb = asyncio.run(measure_ttfb(base, key, llm, samples))
+            print(f"TTFB (first answer token), {samples} sequential requests:")
+            print(
+                f"  fake LLM direct p50 {ttfb['direct_ttfb_ms_p50']:.2f} ms, through the "
+                f"platform p50 {ttfb['platform_ttfb_ms_p50']:.2f} ms"
+            )
+            print(
+                f"  added by the platform: p50 {ttfb['added_ttfb_ms_p50']:.2f} ms, "
+                f"p90 {ttfb['added_ttfb_ms_p90']:.2f} ms (target p50 <= 5 ms)"
+            )
+            llm.chunk_delay = args.token_delay
+            rounds = []
+            max_ok = 0
+            for count in levels:
+                result = asyncio.run(measure_streams(base, key, count))
+                rounds.append(result)
+                print(
+                    f"  {count:>4} concurrent streams: {result['ok']} ok, {result['errors']} "
+                    f"errors, {result['seconds']} s"
+                )
+                if result["errors"]:
+                    print(f"       first error: {result['first_error']}")
+                    break
+                max_ok = count
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
+    summary = {
+        "benchmark": "api",
+        "mode": "quick" if args.quick else "full",
+        **ttfb,
+        "max_streams_ok": max_ok,
+        "levels": rounds,
+        "token_delay_s": args.token_delay,
+        "targets": TARGETS,
+        "meets_targets": {
+            "added_ttfb_ms_p50": ttfb["added_ttfb_ms_p50"] <= TARGETS["added_ttfb_ms_p50_max"],
+            "streams": max_ok >= TARGETS["streams"],
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu_count": os.cpu_count(),
+    }
+    print(f"max concurrent streams with no error: {max_ok} (target {TARGETS['streams']})")
+    if args.json:
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
