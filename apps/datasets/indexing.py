@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -83,7 +83,7 @@ def _touch(document: Document, **fields: object) -> None:
         setattr(document, name, value)
 
 
-def _claim(document_id: Any) -> Document | None:
+def _claim(document_id: uuid.UUID | str) -> Document | None:
     """Take the document for this run, unless another run is alive on it or it is done."""
     with transaction.atomic():
         document = (
@@ -110,7 +110,7 @@ def _claim(document_id: Any) -> Document | None:
         return document
 
 
-def run_indexing(document_id: Any) -> None:
+def run_indexing(document_id: uuid.UUID | str) -> None:
     """Index one document. Expected failures end in status error with the reason; transient
     model errors raise TransientIndexingError (the task retries); a crash (BaseException)
     leaves the document in its running status for the stale-heartbeat re-queue."""
@@ -132,7 +132,7 @@ def run_indexing(document_id: Any) -> None:
         mark_error(document.pk, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def mark_error(document_id: Any, message: str) -> None:
+def mark_error(document_id: uuid.UUID | str, message: str) -> None:
     now = timezone.now()
     Document.objects.filter(pk=document_id).update(
         indexing_status=S.ERROR, error=message[:2000] or "indexing failed", heartbeat_at=now,

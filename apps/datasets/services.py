@@ -234,7 +234,9 @@ def check_upload(filename: str, content: bytes | None, mime_type: str = "") -> s
         raise AppError("The file is empty.", code="empty_file", status=400)
     extension = filename.rsplit(".", 1)[-1] if "." in filename else ""
     try:
-        return extension_for(extension=extension, mime_type=mime_type)
+        # a named extension decides (Dify rejects by extension); the MIME type only helps
+        # when the name has none
+        return extension_for(extension=extension, mime_type="" if extension else mime_type)
     except UnsupportedFileType as exc:
         raise AppError(
             f"File type not allowed: {exc.extension}", code="unsupported_file_type", status=415
@@ -376,3 +378,29 @@ def document_reindex(*, document: Document) -> Document:
     """Index the document again (unchanged chunks are not embedded again)."""
     _check_not_running(document)
     return _requeue(document)
+
+
+DOCUMENT_STATUS_CHANGES = {
+    "enable": {"enabled": True},
+    "disable": {"enabled": False},
+    "archive": {"archived": True},
+    "un_archive": {"archived": False},
+}
+
+
+def documents_status_set(*, dataset: Dataset, documents: list[Document], action: str) -> None:
+    """Enable, disable, archive or un-archive documents (segments stay; retrieval skips
+    disabled and archived documents)."""
+    changes = DOCUMENT_STATUS_CHANGES.get(action)
+    if changes is None:
+        raise AppError(f"Invalid action: {action}.", code="invalid_action", status=400)
+    if action in ("enable", "disable"):
+        for document in documents:
+            if document.indexing_status != Document.Status.COMPLETED:
+                raise AppError(
+                    f"Document {document.id} is not completed.", code="invalid_action", status=400
+                )
+    with transaction.atomic():
+        Document.objects.for_workspace(dataset.workspace_id).filter(
+            dataset=dataset, pk__in=[d.pk for d in documents]
+        ).update(**changes, updated_at=timezone.now())

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,9 +11,9 @@ from tests.datasets.api_support import Tenant, tenant_fixture  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
-def _queries(call: Callable[[], Any]) -> int:
+def _queries(tenant: Tenant, path: str) -> int:
     with CaptureQueriesContext(connection) as ctx:
-        response = call()
+        response = tenant.client.get(f"/v1/{path}")
     assert response.status_code == 200, response.json()
     return len(ctx.captured_queries)
 
@@ -26,9 +23,9 @@ def test_list_endpoints_have_no_n_plus_one(tenant: Tenant) -> None:
     tenant.call("post", f"datasets/{dataset_id}/metadata", data={"type": "string", "name": "a"})
     segments = f"datasets/{dataset_id}/documents/{document_id}/segments"
     paths = ["datasets", f"datasets/{dataset_id}/documents", segments]
-    before = [_queries(lambda p=p: tenant.client.get(f"/v1/{p}")) for p in paths]
+    before = [_queries(tenant, p) for p in paths]
     tenant.indexed("second")
     tenant.text_document(dataset_id, name="more")
     tenant.call("post", segments, data={"segments": [{"content": "x"}, {"content": "y"}]})
-    after = [_queries(lambda p=p: tenant.client.get(f"/v1/{p}")) for p in paths]
+    after = [_queries(tenant, p) for p in paths]
     assert after == before

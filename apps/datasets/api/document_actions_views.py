@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -23,32 +21,6 @@ OBJ = {200: OpenApiTypes.OBJECT}
 STATUS_ACTIONS = ("enable", "disable", "archive", "un_archive")
 
 
-STATUS_CHANGES: dict[str, dict[str, bool]] = {
-    "enable": {"enabled": True},
-    "disable": {"enabled": False},
-    "archive": {"archived": True},
-    "un_archive": {"archived": False},
-}
-
-
-def _set_status(documents: list[Document], action: str) -> None:
-    """Flip ``enabled``/``archived`` (segments stay; retrieval skips such documents).
-
-    TODO(services): no contract service covers this yet; move to services when one lands.
-    """
-    if action in ("enable", "disable"):
-        for document in documents:
-            if document.indexing_status != Document.Status.COMPLETED:
-                raise AppError(
-                    f"Document {document.id} is not completed.", code="invalid_action", status=400
-                )
-    now = timezone.now()
-    with transaction.atomic():
-        Document.objects.filter(pk__in=[d.pk for d in documents]).update(
-            **STATUS_CHANGES[action], updated_at=now
-        )
-
-
 class DocumentStatusView(DatasetAPIView):
     """``PATCH /datasets/{id}/documents/status/{action}`` with ``document_ids``."""
 
@@ -64,7 +36,7 @@ class DocumentStatusView(DatasetAPIView):
         )
         if len(documents) != len(ids):
             raise NotFound("Document not found.")
-        _set_status(documents, action)
+        services.documents_status_set(dataset=dataset, documents=documents, action=action)
         return Response({"result": "success"})
 
 

@@ -12,6 +12,7 @@ from apps.workflows.engine.ports import Ports
 def ports_for(workspace: Workspace) -> Ports:
     """Every port the engine can use in this workspace. Tools arrive with their issue;
     until then tool nodes fail with a clear "no tool_invoker configured" error."""
+    from apps.datasets.retriever_port import DatasetRetrieverPort
     from apps.workflows.file_services import UploadFileReader
 
     return Ports(
@@ -19,4 +20,5 @@ def ports_for(workspace: Workspace) -> Ports:
         code_runner=code_runner(),
         http_client=GuardedHttpPort(),
         file_reader=UploadFileReader(workspace),
+        retriever=DatasetRetrieverPort(workspace),
     )
