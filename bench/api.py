@@ -88,9 +88,10 @@ def start_platform(tmp: Path, llm: FakeOpenAIServer) -> tuple[subprocess.Popen[s
     app_id = _manage(env, "import_dsl", str(app_file), "--workspace", workspace)
     key = _manage(env, "create_api_key", workspace, "--app", app_id)
     port = _free_port()
+    log = (tmp / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--no-bootstrap", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -101,23 +102,23 @@ def start_platform(tmp: Path, llm: FakeOpenAIServer) -> tuple[subprocess.Popen[s
         except httpx2.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("the platform did not start: " + (proc.stderr.read() if proc.stderr else ""))
+    raise SystemExit("the platform did not start: " + (tmp / "server.log").read_text()[-2000:])
 
 
 async def _first_token_direct(client: httpx2.AsyncClient, llm: FakeOpenAIServer) -> float:
     body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     headers = {"Authorization": f"Bearer {llm.api_key}"}
     started = time.perf_counter()
+    first: float | None = None
     async with client.stream(
         "POST", llm.base_url + "/chat/completions", json=body, headers=headers
     ) as response:
         async for line in response.aiter_lines():
-            if line.startswith("data: ") and '"content"' in line and line != "data: [DONE]":
-                elapsed = time.perf_counter() - started
-                async for _ in response.aiter_lines():
-                    pass
-                return elapsed
-    raise RuntimeError("the fake LLM sent no token")
+            if first is None and line.startswith("data: ") and '"content"' in line:
+                first = time.perf_counter() - started
+    if first is None:
+        raise RuntimeError("the fake LLM sent no token")
+    return first
 
 
 async def _chat_stream(
@@ -238,7 +239,10 @@ def main() -> None:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            shutil.rmtree(tmp, ignore_errors=True)
+            if os.environ.get("BENCH_KEEP"):
+                print(f"kept {tmp}")
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
     summary = {
         "benchmark": "api",
         "mode": "quick" if args.quick else "full",

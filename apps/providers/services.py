@@ -7,14 +7,18 @@ to the stored, encrypted credentials and to the workspace's default models.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
+from apps.core.db import release_connection
 from apps.core.errors import AppError, InvalidParam, NotFound
 from apps.providers.models import DefaultModel, ProviderCredential
 from apps.providers.runtime import providers
@@ -120,6 +124,7 @@ def provider_credentials_store(
                 "last_error": "",
             },
         )
+    _forget_credentials(workspace, provider_name)
     logger.info("credentials for %s saved in workspace %s", provider_name, workspace.pk)
     return credential
 
@@ -142,7 +147,34 @@ def provider_credentials_set(
     )
 
 
+# Decrypted credentials, per (workspace, provider), for a few seconds: a chat message reads
+# them several times on its hot path. Writes here drop the entry; other processes see a
+# change within CREDENTIALS_CACHE_SECONDS.
+CREDENTIALS_CACHE_SECONDS = 2.0
+_credentials_cache: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+
+def _forget_credentials(workspace: Workspace, provider_name: str) -> None:
+    _credentials_cache.pop((str(workspace.pk), provider_name), None)
+
+
+@receiver(setting_changed)
+def _keys_changed(setting: str, **kwargs: Any) -> None:
+    if setting in ("CREDENTIALS_ENCRYPTION_KEYS", "SECRET_KEY"):
+        _credentials_cache.clear()
+
+
 def provider_credentials_get(*, workspace: Workspace, provider_name: str) -> dict[str, str]:
+    key = (str(workspace.pk), provider_name)
+    cached = _credentials_cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < CREDENTIALS_CACHE_SECONDS:
+        return dict(cached[1])
+    values = _credentials_load(workspace=workspace, provider_name=provider_name)
+    _credentials_cache[key] = (time.monotonic(), values)
+    return dict(values)
+
+
+def _credentials_load(*, workspace: Workspace, provider_name: str) -> dict[str, str]:
     provider = provider_get(provider_name)
     credential = (
         ProviderCredential.objects.for_workspace(workspace).filter(provider=provider.name).first()
@@ -182,6 +214,7 @@ def provider_credentials_delete(*, workspace: Workspace, provider_name: str) -> 
     deleted, _ = (
         ProviderCredential.objects.for_workspace(workspace).filter(provider=provider_name).delete()
     )
+    _forget_credentials(workspace, provider_name)
     if not deleted:
         raise NotFound(f"provider {provider_name!r} is not set up in this workspace")
     DefaultModel.objects.for_workspace(workspace).filter(provider=provider_name).delete()
@@ -320,6 +353,7 @@ class WorkspaceModelRuntime:
         user: str | None = None,
     ) -> Iterator[LLMChunk]:
         runtime, credentials, model = self._resolve(ModelType.LLM, provider, model)
+        release_connection()  # no DB connection held while the model streams
         with provider_errors():
             yield from runtime.chat_stream(
                 credentials,

@@ -18,6 +18,8 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 
+from apps.core.db import release_connection
+
 logger = logging.getLogger(__name__)
 PING_SECONDS = 10.0
 _DONE = object()
@@ -69,6 +71,9 @@ async def _relay(produce: Callable[[], Iterator[dict[str, Any]]]) -> AsyncIterat
 
 def sse_response(produce: Callable[[], Iterator[dict[str, Any]]]) -> StreamingHttpResponse:
     """``produce`` is called in a worker thread; each dict it yields is one SSE event."""
+    # The view's work in the database is done: give its connection back now, not when the
+    # stream ends (with a pool, hundreds of open streams would otherwise hold them all).
+    release_connection()
     response = StreamingHttpResponse(_relay(produce), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -291,7 +291,13 @@ def test_http_client_factory_is_used(fake_openai: FakeOpenAIServer, creds: dict[
 
     provider = OpenAIProvider(factory, max_retries=0)
     provider.chat(creds, "fake-chat", [ChatMessage.user("x")])
-    assert len(made) == 1 and made[0].is_closed
+    provider.chat(creds, "fake-chat", [ChatMessage.user("again")])
+    # one client per credential set, kept (pool + TLS context reused), closed on close_clients
+    assert len(made) == 1 and not made[0].is_closed
+    provider.chat({**creds, "openai_organization": "org-2"}, "fake-chat", [ChatMessage.user("y")])
+    assert len(made) == 2
+    provider.close_clients()
+    assert all(client.is_closed for client in made)
 
 
 def test_organization_is_sent_and_host_env_never_leaks(

@@ -7,8 +7,11 @@ nothing is cached between calls. ``http_client_factory`` (if given) must return 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +46,7 @@ HttpClientFactory = Callable[[], httpx2.Client]
 DEFAULT_TIMEOUT = 300.0  # seconds; the read timeout applies between received bytes
 CONNECT_TIMEOUT = 10.0
 EMBED_BATCH_SIZE = 256
+MAX_CACHED_CLIENTS = 64
 # Dify model parameters passed through to the API; every other key is dropped.
 _SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed")
 CHAT_PARAMETERS = frozenset((*_SAMPLING, "max_tokens", "max_completion_tokens", "reasoning_effort"))
@@ -183,15 +187,41 @@ class OpenAIAPIProvider(ModelProvider):
         self.http_client_factory = http_client_factory
         self.timeout = timeout
         self.max_retries = max_retries
+        self._clients: OrderedDict[str, openai.OpenAI] = OrderedDict()
+        self._clients_lock = threading.Lock()
 
     def client(self, credentials: Mapping[str, str]) -> openai.OpenAI:
         raise NotImplementedError
 
     @contextmanager
     def session(self, credentials: Mapping[str, str]) -> Iterator[openai.OpenAI]:
-        """A client closed on exit; SDK errors re-raised as provider errors (redacted)."""
-        with openai_errors(self.secrets(credentials)), self.client(credentials) as client:
-            yield client
+        """A client for these credentials; SDK errors re-raised as provider errors (redacted).
+
+        Clients (and their connection pools and TLS contexts, ~40 ms to build) are kept per
+        credential set and shared by threads, the least recently used closed past a bound."""
+        with openai_errors(self.secrets(credentials)):
+            yield self._shared_client(credentials)
+
+    def _shared_client(self, credentials: Mapping[str, str]) -> openai.OpenAI:
+        key = hashlib.sha256(
+            json.dumps(sorted((str(k), str(v)) for k, v in credentials.items())).encode()
+        ).hexdigest()
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+        client = self.client(credentials)
+        with self._clients_lock:
+            self._clients[key] = client
+            while len(self._clients) > MAX_CACHED_CLIENTS:
+                self._clients.popitem(last=False)[1].close()
+        return client
+
+    def close_clients(self) -> None:
+        with self._clients_lock:
+            while self._clients:
+                self._clients.popitem()[1].close()
 
     def secrets(self, credentials: Mapping[str, str]) -> list[str]:
         return [str(credentials.get(f.name) or "") for f in self.credential_schema if f.is_secret]
