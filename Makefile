@@ -52,3 +52,6 @@ clean-data:
 bench: install-dev
 	$(PIP) install --quiet -r requirements-bench.txt
 	$(PY) bench/engine.py --quick
+	$(PY) bench/api.py --quick
+	$(PY) bench/ingest.py --quick
+	$(PY) bench/retrieval.py --quick

@@ -201,7 +201,7 @@ def main() -> None:
     levels = (
         [int(x) for x in args.levels.split(",")]
         if args.levels
-        else ([50, 100, 200] if args.quick else [100, 250, 500])
+        else ([100, 500] if args.quick else [100, 250, 500])
     )
     samples = 30 if args.quick else 100
     tmp = Path(tempfile.mkdtemp(prefix="dify-bench-api-"))

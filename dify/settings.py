@@ -249,6 +249,16 @@ SSRF_ALLOWED_NETWORKS = env.list("SSRF_ALLOWED_NETWORKS", default=[])
 HTTP_REQUEST_TIMEOUT = env.float("HTTP_REQUEST_TIMEOUT", default=30.0)
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 
+# --- Uploads, knowledge bases, end-user page ------------------------------------------------
+UPLOAD_FILE_SIZE_LIMIT = env.int("UPLOAD_FILE_SIZE_LIMIT", default=15)  # MB, documents
+UPLOAD_IMAGE_FILE_SIZE_LIMIT = env.int("UPLOAD_IMAGE_FILE_SIZE_LIMIT", default=10)  # MB
+UPLOAD_AUDIO_FILE_SIZE_LIMIT = env.int("UPLOAD_AUDIO_FILE_SIZE_LIMIT", default=50)  # MB
+UPLOAD_VIDEO_FILE_SIZE_LIMIT = env.int("UPLOAD_VIDEO_FILE_SIZE_LIMIT", default=100)  # MB
+WORKFLOW_FILE_UPLOAD_LIMIT = env.int("WORKFLOW_FILE_UPLOAD_LIMIT", default=10)  # files/request
+DATASET_UPLOAD_MAX_BYTES = env.int("DATASET_UPLOAD_MAX_BYTES", default=15 * 1024 * 1024)
+DATASET_INDEXING_STALE_SECONDS = env.int("DATASET_INDEXING_STALE_SECONDS", default=300)
+WEB_TOKEN_MAX_AGE = env.int("WEB_TOKEN_MAX_AGE", default=7200)  # seconds
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

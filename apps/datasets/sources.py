@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
-
 from apps.datasets.models import Document
-from apps.tools.http_guard import BlockedRequestError, GuardedHttpClient, GuardPolicy
+from apps.tools.http_guard import BlockedRequestError, GuardedHttpClient
+from apps.tools.outbound import guarded_client
 from apps.workflows.engine.extract import ExtractionError, extension_for, extract_text
 
 
@@ -16,21 +15,12 @@ class SourceError(Exception):
     """The document's content cannot be read or turned into text (message for the user)."""
 
 
-def guard_policy() -> GuardPolicy:
-    return GuardPolicy.from_lists(
-        getattr(settings, "SSRF_ALLOWED_HOSTS", []),
-        getattr(settings, "SSRF_ALLOWED_NETWORKS", []),
-        max_response_bytes=getattr(settings, "HTTP_MAX_RESPONSE_BYTES", 10 * 1024 * 1024),
-        timeout=getattr(settings, "HTTP_REQUEST_TIMEOUT", 30),
-    )
-
-
 def fetch_url(url: str, *, client: GuardedHttpClient | None = None) -> tuple[bytes, str]:
     """The body and content type of ``url`` (http/https only, internal addresses refused)."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise SourceError("only http and https URLs can be fetched")
     try:
-        response = (client or GuardedHttpClient(guard_policy())).request("GET", url)
+        response = (client or guarded_client()).request("GET", url)
     except (BlockedRequestError, OSError) as exc:
         raise SourceError(f"cannot fetch {url}: {exc}") from exc
     if response.status_code >= 400:

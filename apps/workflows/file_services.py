@@ -278,10 +278,10 @@ class UploadFileReader:
         raise NodeError(f"cannot read file {file.get('filename') or ''!s} ({method})")
 
     def _fetch(self, url: str) -> bytes:
-        from apps.tools.http_guard import BlockedRequestError, GuardedHttpClient
-        from apps.workflows.adapters.http import guard_policy
+        from apps.tools.http_guard import BlockedRequestError
+        from apps.tools.outbound import guarded_client
 
-        client = self._http or GuardedHttpClient(guard_policy())
+        client = self._http or guarded_client()
         try:
             response = client.request("GET", url)
         except BlockedRequestError as exc:

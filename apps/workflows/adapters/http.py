@@ -6,25 +6,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from django.conf import settings
-
-from apps.tools.http_guard import BlockedRequestError, GuardedHttpClient, GuardPolicy
+from apps.tools.http_guard import BlockedRequestError, GuardedHttpClient
+from apps.tools.outbound import guarded_client
 from apps.workflows.engine.errors import NodeError
 from apps.workflows.engine.ports import HttpResponse
 
 
-def guard_policy() -> GuardPolicy:
-    return GuardPolicy.from_lists(
-        settings.SSRF_ALLOWED_HOSTS,
-        settings.SSRF_ALLOWED_NETWORKS,
-        max_response_bytes=settings.HTTP_MAX_RESPONSE_BYTES,
-        timeout=settings.HTTP_REQUEST_TIMEOUT,
-    )
-
-
 class GuardedHttpPort:
     def __init__(self, client: GuardedHttpClient | None = None):
-        self.client = client or GuardedHttpClient(guard_policy())
+        self.client = client or guarded_client()
 
     def request(
         self,
