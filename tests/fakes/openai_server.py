@@ -17,8 +17,8 @@ import base64
 import hashlib
 import itertools
 import json
-import socket
 import math
+import socket
 import struct
 import threading
 import time
