@@ -298,22 +298,78 @@ TOPICS: dict[str, tuple[str, str, str]] = {
         "the gear train|a chronograph|the hairspring|the movement plate",
     ),
 }
-ADJECTIVES = (
-    "old new quiet busy careful patient small large northern southern early late "
-    "experienced young modern traditional"
-).split()
-PLACES = (
-    "in Lisbon|in the valley|near the coast|in Kyoto|on the island|in the city|at the "
-    "research station|in the north|in a small village|at the workshop|in Patagonia|in Norway"
-).split("|")
-TIMES = (
-    "every morning|during the winter|after the storm|before dawn|each season|at night|"
-    "in late spring|on weekends|during the festival|once a year"
-).split("|")
-NAMES = (
-    "Amara Bruno Chen Dalia Elif Farid Greta Hiro Ines Jonas Kofi Lena Mateo Nadia Oskar "
-    "Priya Quentin Rosa Sami Tove Umar Vera Wren Ximena Yusuf Zofia"
-).split()
+ADJECTIVES = [
+    "old",
+    "new",
+    "quiet",
+    "busy",
+    "careful",
+    "patient",
+    "small",
+    "large",
+    "northern",
+    "southern",
+    "early",
+    "late",
+    "experienced",
+    "young",
+    "modern",
+    "traditional",
+]
+PLACES = [
+    "in Lisbon",
+    "in the valley",
+    "near the coast",
+    "in Kyoto",
+    "on the island",
+    "in the city",
+    "at the research station",
+    "in the north",
+    "in a small village",
+    "at the workshop",
+    "in Patagonia",
+    "in Norway",
+]
+TIMES = [
+    "every morning",
+    "during the winter",
+    "after the storm",
+    "before dawn",
+    "each season",
+    "at night",
+    "in late spring",
+    "on weekends",
+    "during the festival",
+    "once a year",
+]
+NAMES = [
+    "Amara",
+    "Bruno",
+    "Chen",
+    "Dalia",
+    "Elif",
+    "Farid",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Oskar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sami",
+    "Tove",
+    "Umar",
+    "Vera",
+    "Wren",
+    "Ximena",
+    "Yusuf",
+    "Zofia",
+]
 
 
 def topic_words(topic: str) -> tuple[list[str], list[str], list[str]]:

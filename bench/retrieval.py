@@ -53,9 +53,9 @@ TARGETS = {"p99_ms_max": 20.0, "recall_at_10_min": 0.95, "n": 1_000_000}
 SIZES: dict[str, dict[str, Any]] = {
     # real: chunks embedded with MiniLM (the slowest part of --quick: ~100-200 chunks/s);
     # synthetic: N; the HNSW build of 100k x 384 alone takes ~27 s on 2 cores, so --quick
-    # stops at 60k to stay under a minute.
+    # stops at 50k to stay under a minute (42 s measured on an idle machine).
     "smoke": {"real": 150, "queries": 15, "warmup": 3, "synthetic": [3_000], "sweep": False},
-    "quick": {"real": 1_500, "queries": 100, "warmup": 10, "synthetic": [60_000], "sweep": False},
+    "quick": {"real": 1_500, "queries": 100, "warmup": 10, "synthetic": [50_000], "sweep": False},
     "full": {
         "real": 12_000, "queries": 200, "warmup": 20, "synthetic": [100_000, 1_000_000],
         "sweep": True,
@@ -212,7 +212,7 @@ def load_segments(dataset: Any, vectors: np.ndarray, contents: Sequence[str]) ->
             indexing_status="completed",
             completed_at=now,
             data_source_type="upload_file",
-        )  # fmt: skip
+        )
         for i in range((count + CHUNKS_PER_DOCUMENT - 1) // CHUNKS_PER_DOCUMENT)
     ]
     Document.objects.bulk_create(documents, batch_size=2000)
@@ -220,17 +220,17 @@ def load_segments(dataset: Any, vectors: np.ndarray, contents: Sequence[str]) ->
     ids = [uuid.uuid4() for _ in range(count)]
     columns = ", ".join(name for name, _ in SEGMENT_COLUMNS)
     connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
-        with cursor.copy(f"COPY datasets_segment ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([kind for _, kind in SEGMENT_COLUMNS])
-            workspace, dataset_id = dataset.workspace_id, dataset.pk
-            for i, content in enumerate(contents):
-                copy.write_row((
-                    ids[i], workspace, dataset_id, documents[i // CHUNKS_PER_DOCUMENT].pk,
-                    i % CHUNKS_PER_DOCUMENT + 1, content, "", len(content),
-                    len(content.split()), [], str(ids[i]), "", 0, True, "completed", "",
-                    _VECTOR_HEADER + big_endian[i].tobytes(), now, now,
-                ))  # fmt: skip
+    copy_sql = f"COPY datasets_segment ({columns}) FROM STDIN (FORMAT BINARY)"
+    with connection.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        copy.set_types([kind for _, kind in SEGMENT_COLUMNS])
+        workspace, dataset_id = dataset.workspace_id, dataset.pk
+        for i, content in enumerate(contents):
+            copy.write_row((
+                ids[i], workspace, dataset_id, documents[i // CHUNKS_PER_DOCUMENT].pk,
+                i % CHUNKS_PER_DOCUMENT + 1, content, "", len(content),
+                len(content.split()), [], str(ids[i]), "", 0, True, "completed", "",
+                _VECTOR_HEADER + big_endian[i].tobytes(), now, now,
+            ))  # fmt: skip
     if not connection.get_autocommit():
         connection.commit()
     return ids
@@ -569,7 +569,7 @@ def run_synthetic(
         documents=(n + CHUNKS_PER_DOCUMENT - 1) // CHUNKS_PER_DOCUMENT,
         generate_seconds=round(gen_s, 2), load_seconds=round(load_s, 2),
         build_seconds=round(build_s, 2), index_mb=round(index_size_mb(dataset), 1),
-        plan_uses_hnsw=uses_hnsw, plan=plan.splitlines()[:14],
+        plan_uses_hnsw=uses_hnsw, plan=[line[:160] for line in plan.splitlines()[:14]],
         breakdown_ms={k: round(v, 3) for k, v in parts.items()},
     )  # fmt: skip
     result["knn_sql_variants"] = knn_variants(
