@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-import httpx
+import httpx2 as httpx
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
 from apps.providers.services import default_model_set, provider_credentials_set
 from apps.tenants.models import Workspace
