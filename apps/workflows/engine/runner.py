@@ -83,6 +83,7 @@ class _Shared:
         self.stop = stop
         self.lock = threading.Lock()
         self.steps = 0
+        self.index = 0  # execution order across the whole run, nested scopes included
         self.tokens = 0
         self.node_time = 0.0
         self.started = time.perf_counter()
@@ -227,7 +228,6 @@ class _ScopeRun:
         self.ready: deque[str] = deque()
         self.error: str | None = None
         self.exceptions = 0
-        self.index = 0
         self.node_time = 0.0
         self.streamer: ResponseStreamer | None = None
         if parent_id is None:
@@ -353,8 +353,8 @@ class _ScopeRun:
         node = self.graph.nodes[node_id]
         execution_id = uuid.uuid4().hex
         with self.shared.lock:
-            self.index += 1
-            index = self.index
+            self.shared.index += 1
+            index = self.shared.index
         predecessor = self.predecessor.get(node_id)
         common: dict[str, Any] = {
             "execution_id": execution_id,
