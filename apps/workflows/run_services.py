@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Generator, Mapping, Sequence
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -78,22 +77,25 @@ def workflow_for_run(*, app: App, draft: bool = False) -> Workflow:
     return workflow
 
 
-@lru_cache(maxsize=64)
-def _parsed(workflow_id: str, updated_at: float, mode: str, graph_json: str) -> Graph:
-    import json
-
-    return parse_graph(json.loads(graph_json), mode=mode)
+_graphs: dict[tuple[str, float, str], Graph] = {}
+_GRAPH_CACHE_SIZE = 64
 
 
 def graph_for(workflow: Workflow, mode: str) -> Graph:
-    import json
-
-    try:
-        return _parsed(
-            str(workflow.pk), workflow.updated_at.timestamp(), mode, json.dumps(workflow.graph)
-        )
-    except GraphValidationError as exc:
-        raise AppError("workflow.graph: " + "; ".join(exc.problems), code="invalid_param") from exc
+    """The parsed graph of a workflow version, parsed once per (version, last save, mode)."""
+    key = (str(workflow.pk), workflow.updated_at.timestamp(), mode)
+    graph = _graphs.get(key)
+    if graph is None:
+        try:
+            graph = parse_graph(workflow.graph, mode=mode)
+        except GraphValidationError as exc:
+            raise AppError(
+                "workflow.graph: " + "; ".join(exc.problems), code="invalid_param"
+            ) from exc
+        if len(_graphs) >= _GRAPH_CACHE_SIZE:
+            _graphs.pop(next(iter(_graphs)))
+        _graphs[key] = graph
+    return graph
 
 
 class WorkflowRunHandle:
