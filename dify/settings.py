@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "apps.providers",
     "apps.workflows",
     "apps.datasets",
+    "apps.tools",
     "django.contrib.postgres",
 ]
 
