@@ -27,6 +27,10 @@ def pytest_configure(config: pytest.Config) -> None:
         database["EMBEDDED_PGDATA"] = str(root / "pg")
         database["EMBEDDED_DELETE_ON_EXIT"] = True
 
+    # The fake model servers listen on loopback; provider base URLs must be allowed to
+    # reach them (HTTP nodes and tools still are not: see tests/tools for the guard).
+    settings.PROVIDER_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
     from dify.celery import app as celery_app
 
     celery_app.conf.task_always_eager = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import (
     ChatMessage,
@@ -30,16 +30,21 @@ from .errors import (
 )
 from .registry import ProviderRegistry, providers
 
+if TYPE_CHECKING:
+    from .openai_common import HttpClientFactory
+
 
 def register_builtin_providers(
     registry: ProviderRegistry | None = None,
     *,
     timeout: float | None = None,
     max_retries: int | None = None,
+    http_client_factory: HttpClientFactory | None = None,
 ) -> None:
     """Register OpenAI, OpenAI-API-compatible and MiniLM; already registered names are kept.
 
-    ``timeout`` (seconds) and ``max_retries`` apply to the HTTP-based providers.
+    ``timeout`` (seconds), ``max_retries`` and ``http_client_factory`` (a new httpx2 client
+    per SDK client, e.g. one behind the SSRF guard) apply to the HTTP-based providers.
     """
     from .minilm import MiniLMProvider
     from .openai_compatible import OpenAICompatibleProvider
@@ -50,6 +55,8 @@ def register_builtin_providers(
         http_options["timeout"] = timeout
     if max_retries is not None:
         http_options["max_retries"] = max_retries
+    if http_client_factory is not None:
+        http_options["http_client_factory"] = http_client_factory
     target = providers if registry is None else registry
     built: list[ModelProvider] = [
         OpenAIProvider(**http_options),
