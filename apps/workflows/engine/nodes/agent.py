@@ -5,22 +5,22 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.providers.runtime.base import ChatMessage, ToolCall, ToolSpec, Usage
+from apps.providers.runtime.base import ChatMessage, ToolSpec
 
+from ..agent_loop import STRATEGIES, AgentLoop, AgentRound, AgentStopped, TextDelta
+from ..agent_loop import AgentTool as BoundTool
 from ..errors import NodeError
 from ..events import AgentLog
+from ..ports import ToolResult
 from ..variables import VariablePool, to_text
 from . import register
-from .agent_react import REACT_STOP, parse_react, react_system_prompt
 from .base import Node, NodeResult, RunContext, StreamChunk
 from .prompting import history_messages, model_errors, parse_memory, parse_model, usage_dict
 
-STRATEGIES = {"function_calling": "function_calling", "react": "react", "cot": "react"}
 DEFAULT_ITERATIONS = 3  # the langgenius/agent strategies' default
 MAX_ITERATIONS = 99
 
@@ -108,128 +108,60 @@ class AgentNode(Node):
     def run(self, pool: VariablePool, ctx: RunContext) -> Iterator[Any]:
         instruction = _render(pool, self._input("instruction"))
         query = _render(pool, self._input("query"))
-        specs = {tool.name: (tool, self._spec(ctx, tool)) for tool in self.tools}
-        messages: list[ChatMessage] = []
-        if self.strategy == "react":
-            tools = [spec for _, spec in specs.values()]
-            instruction = react_system_prompt(instruction, tools)
-        if instruction:
-            messages.append(ChatMessage.system(instruction))
+        loop = AgentLoop(
+            runtime=self.port(ctx, "model_runtime"),
+            strategy=self.strategy,
+            tools=[self._bound(ctx, tool) for tool in self.tools],
+            model_kwargs=self._kw(ctx),
+            max_iterations=self.max_iterations,
+            should_stop=ctx.should_stop,
+        )
+        messages = [ChatMessage.system(instruction)] if instruction else []
         messages += history_messages(ctx, self.memory)
         messages.append(ChatMessage.user(query))
-        state = _State()
-        for round_no in range(1, self.max_iterations + 2):
-            if ctx.should_stop():
-                raise NodeError("stopped")
-            last = round_no > self.max_iterations  # like Dify: a final round without tools
-            if self.strategy == "react":
-                done = yield from self._react_round(ctx, messages, specs, state, round_no, last)
-            else:
-                done = yield from self._fc_round(ctx, messages, specs, state, round_no, last)
-            if done:
-                break
-        text = "".join(state.text)
-        used = usage_dict(state.usage)
+        events = loop.run(messages)
+        try:
+            with model_errors():
+                for event in events:
+                    if isinstance(event, TextDelta):
+                        yield StreamChunk((self.id, "text"), event.text)
+                    else:
+                        yield from self._logs(event)
+        except AgentStopped as exc:
+            raise NodeError("stopped") from exc
+        outcome = loop.outcome
+        used = usage_dict(outcome.usage)
         inputs = {
             "strategy": self.strategy,
             "query": query,
-            "instruction": _render(pool, self._input("instruction")),
+            "instruction": instruction,
             "model": self.model.info(),
             "tools": [t.name for t in self.tools],
             "maximum_iterations": self.max_iterations,
         }
-        outputs = {"text": text, "files": [], "json": state.json, "usage": used}
+        outputs = {"text": outcome.text, "files": [], "json": outcome.json, "usage": used}
         yield NodeResult(outputs=outputs, inputs=inputs, usage=used)
 
-    def _fc_round(
-        self,
-        ctx: RunContext,
-        messages: list[ChatMessage],
-        specs: dict[str, tuple[AgentTool, ToolSpec]],
-        state: _State,
-        round_no: int,
-        last: bool,
-    ) -> Generator[Any, None, bool]:
-        tools = None if last or not specs else [spec for _, spec in specs.values()]
-        thought: list[str] = []
-        calls: list[ToolCall] = []
-        with model_errors():
-            for chunk in self._runtime(ctx).chat_stream(messages, tools=tools, **self._kw(ctx)):
-                if ctx.should_stop():
-                    raise NodeError("stopped")
-                if chunk.delta:
-                    thought.append(chunk.delta)
-                    state.text.append(chunk.delta)
-                    yield StreamChunk((self.id, "text"), chunk.delta)
-                calls.extend(chunk.tool_calls)
-                if chunk.usage is not None:
-                    state.usage = state.usage + chunk.usage
-        if last or not calls:
-            yield self._log(round_no, "".join(thought), None, None, None)
-            return True
-        messages.append(ChatMessage.assistant("".join(thought), calls))
-        for call in calls:
-            args = _arguments(call.arguments)
-            observation = self._invoke(ctx, specs, call.name, args, state)
-            messages.append(ChatMessage.tool(observation, call.id))
-            yield self._log(round_no, "".join(thought), call.name, args, observation)
-        return False
+    def _bound(self, ctx: RunContext, tool: AgentTool) -> BoundTool:
+        spec = self._spec(ctx, tool)
 
-    def _react_round(
-        self,
-        ctx: RunContext,
-        messages: list[ChatMessage],
-        specs: dict[str, tuple[AgentTool, ToolSpec]],
-        state: _State,
-        round_no: int,
-        last: bool,
-    ) -> Generator[Any, None, bool]:
-        if last:
-            note = "You cannot use tools any more. Give your Final Answer now."
-            messages.append(ChatMessage.user(note))
-        with model_errors():
-            result = self._runtime(ctx).chat(messages, stop=REACT_STOP, **self._kw(ctx))
-        state.usage = state.usage + result.usage
-        step = parse_react(result.text)
-        if step.action is None or last:
-            answer = step.answer if step.answer is not None else step.thought or result.text
-            state.text.append(answer)
-            yield StreamChunk((self.id, "text"), answer)
-            yield self._log(round_no, step.thought, None, None, None)
-            return True
-        observation = self._invoke(ctx, specs, step.action, step.action_input, state)
-        messages.append(ChatMessage.assistant(result.text.rstrip()))
-        messages.append(ChatMessage.user(f"Observation: {observation}"))
-        yield self._log(round_no, step.thought, step.action, step.action_input, observation)
-        return False
-
-    def _invoke(
-        self,
-        ctx: RunContext,
-        specs: dict[str, tuple[AgentTool, ToolSpec]],
-        name: str,
-        args: dict[str, Any],
-        state: _State,
-    ) -> str:
-        found = specs.get(name)
-        if found is None:
-            return f"there is no tool named {name}"
-        tool = found[0]
-        try:
-            result = self.port(ctx, "tool_invoker").invoke(
+        def call(args: dict[str, Any]) -> ToolResult:
+            result: ToolResult = self.port(ctx, "tool_invoker").invoke(
                 provider_type=tool.provider_type,
                 provider_id=tool.provider_id,
                 tool_name=tool.tool_name,
                 parameters={**args, **tool.fixed},
                 user_id=ctx.user_id or None,
             )
-        except Exception as exc:  # noqa: BLE001 - the model sees the error, like in Dify
-            return f"tool invoke error: {exc}"
-        state.json.extend(result.json)
-        parts = [result.text] if result.text else []
-        parts += [json.dumps(item, ensure_ascii=False) for item in result.json]
-        parts += [f"file: {f.get('filename') or f.get('url') or ''}" for f in result.files]
-        return "\n".join(parts) or "the tool returned nothing"
+            return result
+
+        return BoundTool(spec.name, spec.description, spec.parameters, call)
+
+    def _logs(self, event: AgentRound) -> Iterator[AgentLog]:
+        if not event.uses:
+            yield self._log(event.number, event.thought, None, None, None)
+        for use in event.uses:
+            yield self._log(event.number, event.thought, use.tool, use.input, use.observation)
 
     def _spec(self, ctx: RunContext, tool: AgentTool) -> ToolSpec:
         described = None
@@ -248,9 +180,6 @@ class AgentNode(Node):
         description = tool.description or (described.description if described else "")
         return ToolSpec(tool.name, description, schema)
 
-    def _runtime(self, ctx: RunContext) -> Any:
-        return self.port(ctx, "model_runtime")
-
     def _kw(self, ctx: RunContext) -> dict[str, Any]:
         return {
             "provider": self.model.provider,
@@ -267,27 +196,12 @@ class AgentNode(Node):
         return AgentLog(node_id=self.id, execution_id="", label=f"ROUND {round_no}", data=data)
 
 
-@dataclass
-class _State:
-    text: list[str] = field(default_factory=list)
-    json: list[dict[str, Any]] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-
-
 def _enabled(raw: Any) -> bool:
     return isinstance(raw, Mapping) and bool(raw.get("enabled", False))
 
 
 def _render(pool: VariablePool, value: Any) -> str:
     return pool.render(value) if isinstance(value, str) else to_text(value)
-
-
-def _arguments(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 _JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
