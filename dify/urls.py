@@ -15,6 +15,7 @@ urlpatterns = [
     path("console/api/", include("apps.tenants.api.urls")),
     path("console/api/", include("apps.providers.api.urls")),
     path("console/api/", include("apps.workflows.api.console_urls")),
+    path("console/api/", include("apps.tools.api.urls")),
     path("v1/", include("apps.workflows.service_api.urls")),
     path("chat/", include("apps.workflows.web.urls")),
     path("v1/", include("apps.datasets.api.urls")),

@@ -10,9 +10,9 @@ from apps.workflows.engine.ports import Ports
 
 
 def ports_for(workspace: Workspace) -> Ports:
-    """Every port the engine can use in this workspace. Tools arrive with their issue;
-    until then tool nodes fail with a clear "no tool_invoker configured" error."""
+    """Every port the engine can use in this workspace."""
     from apps.datasets.retriever_port import DatasetRetrieverPort
+    from apps.tools.invoker import WorkspaceToolInvoker
     from apps.workflows.file_services import UploadFileReader
 
     return Ports(
@@ -21,4 +21,5 @@ def ports_for(workspace: Workspace) -> Ports:
         http_client=GuardedHttpPort(),
         file_reader=UploadFileReader(workspace),
         retriever=DatasetRetrieverPort(workspace),
+        tool_invoker=WorkspaceToolInvoker(workspace),
     )
