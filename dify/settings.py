@@ -237,10 +237,23 @@ PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=1)
 WORKFLOW_MAX_EXECUTION_STEPS = env.int("WORKFLOW_MAX_EXECUTION_STEPS", default=500)
 WORKFLOW_MAX_EXECUTION_TIME = env.float("WORKFLOW_MAX_EXECUTION_TIME", default=1200.0)
 WORKFLOW_PARALLEL_DEPTH_LIMIT = env.int("WORKFLOW_MAX_PARALLEL_BRANCHES", default=8)
-# A dify-sandbox compatible service for the code node; empty -> a local subprocess.
+# A dify-sandbox compatible service for the code node; empty -> the local isolated sandbox
+# (apps/workflows/sandbox: namespaces, an unprivileged user, no network, resource limits).
 CODE_EXECUTION_ENDPOINT = env.str("CODE_EXECUTION_ENDPOINT", default="")
 CODE_EXECUTION_API_KEY = env.str("CODE_EXECUTION_API_KEY", default="")
-CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)
+CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)  # wall s per call
+CODE_SANDBOX_POOL_SIZE = env.int("CODE_SANDBOX_POOL_SIZE", default=2)  # warm workers/language
+CODE_SANDBOX_CPU_SECONDS = env.int("CODE_SANDBOX_CPU_SECONDS", default=15)
+CODE_SANDBOX_MEMORY_MB = env.int("CODE_SANDBOX_MEMORY_MB", default=256)
+CODE_SANDBOX_MAX_OUTPUT_BYTES = env.int("CODE_SANDBOX_MAX_OUTPUT_BYTES", default=1024 * 1024)
+CODE_SANDBOX_MAX_FILE_MB = env.int("CODE_SANDBOX_MAX_FILE_MB", default=16)  # + its /tmp size
+CODE_SANDBOX_MAX_PROCESSES = env.int("CODE_SANDBOX_MAX_PROCESSES", default=16)  # incl. threads
+CODE_SANDBOX_UID = env.int("CODE_SANDBOX_UID", default=65534)  # when the app runs as root
+CODE_SANDBOX_GID = env.int("CODE_SANDBOX_GID", default=65534)
+CODE_SANDBOX_NODE = env.str("CODE_SANDBOX_NODE", default="node")
+# Hosts that cannot isolate (no user namespaces): refuse code nodes unless this is set, in
+# which case they run in a plain subprocess with the app's user, network and files.
+CODE_SANDBOX_ALLOW_UNISOLATED = env.bool("CODE_SANDBOX_ALLOW_UNISOLATED", default=False)
 
 # --- Outbound HTTP (SSRF guard) ------------------------------------------------------------
 # Hosts and networks tenants' requests may reach although they are internal (e.g. a local
@@ -262,6 +275,19 @@ UPLOAD_VIDEO_FILE_SIZE_LIMIT = env.int("UPLOAD_VIDEO_FILE_SIZE_LIMIT", default=1
 WORKFLOW_FILE_UPLOAD_LIMIT = env.int("WORKFLOW_FILE_UPLOAD_LIMIT", default=10)  # files/request
 DATASET_UPLOAD_MAX_BYTES = env.int("DATASET_UPLOAD_MAX_BYTES", default=15 * 1024 * 1024)
 DATASET_INDEXING_STALE_SECONDS = env.int("DATASET_INDEXING_STALE_SECONDS", default=300)
+# Vector search (pgvector HNSW, one partial index per dataset). A dataset gets its index once
+# it holds DATASET_VECTOR_INDEX_MIN_ROWS embedded chunks (below, an exact scan is as fast and
+# ingest does not maintain a graph); m / ef_construction apply to indexes built afterwards;
+# ef_search is the candidate list per query (recall vs latency; at least top_k).
+DATASET_VECTOR_INDEX_MIN_ROWS = env.int("DATASET_VECTOR_INDEX_MIN_ROWS", default=5000)
+DATASET_HNSW_M = env.int("DATASET_HNSW_M", default=16)
+DATASET_HNSW_EF_CONSTRUCTION = env.int("DATASET_HNSW_EF_CONSTRUCTION", default=128)
+DATASET_HNSW_EF_SEARCH = env.int("DATASET_HNSW_EF_SEARCH", default=200)
+# Full-text: seconds the per-dataset term statistics (IDF weights) are cached per process,
+# and how many rows matching the query's rarest terms are scored before falling back to
+# scoring every match (exact either way; see apps/datasets/fulltext.py).
+DATASET_FULLTEXT_STATS_TTL = env.float("DATASET_FULLTEXT_STATS_TTL", default=60.0)
+DATASET_FULLTEXT_CANDIDATES = env.int("DATASET_FULLTEXT_CANDIDATES", default=1000)
 WEB_TOKEN_MAX_AGE = env.int("WEB_TOKEN_MAX_AGE", default=7200)  # seconds
 
 LOGGING = {

@@ -1,16 +1,17 @@
-"""CodeRunner implementations for the code node: a local subprocess and dify-sandbox.
+"""CodeRunner implementations for the code node: a plain local subprocess and dify-sandbox.
 
 Both wrap the user's code the way Dify's sandbox expects: the code defines ``main``, the
 wrapper decodes the inputs (JSON, base64), calls ``main(**inputs)`` (Python) or
 ``main(inputs)`` (JavaScript, which may return a promise) and prints the JSON result between
 two ``<<RESULT>>`` tags.
 
-NOT A HARDENED SANDBOX. ``SubprocessCodeRunner`` runs the code in a separate
-``python3 -I`` / ``node`` process with a fresh temporary working directory, an empty
-environment, a wall-clock timeout and a cap on its output, but with the same user, network
-and file-system access as the app. Only use it for code you trust (development, tests);
-isolation (no network, CPU/memory/file limits, no access to the app's files) comes with a
-later change. ``RemoteSandboxRunner`` hands the code to a separate dify-sandbox service.
+NOT A SANDBOX. ``SubprocessCodeRunner`` runs the code in a separate ``python3 -I`` /
+``node`` process with a fresh temporary working directory, an empty environment, a
+wall-clock timeout and a cap on its output, but with the same user, network and file-system
+access as the app. The app uses it only where the host cannot isolate and the operator set
+CODE_SANDBOX_ALLOW_UNISOLATED; the default local runner is the isolated
+``runner.SandboxCodeRunner``. ``RemoteSandboxRunner`` hands the code to a separate
+dify-sandbox service.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def error_line(language: str, stderr: str) -> str:
 
 
 class SubprocessCodeRunner:
-    """Runs code in a child process. Not isolated: see the module docstring."""
+    """Runs code in a plain child process. Not isolated: see the module docstring."""
 
     def __init__(
         self,
