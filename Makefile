@@ -55,3 +55,4 @@ bench: install-dev
 	$(PY) bench/api.py --quick
 	$(PY) bench/ingest.py --quick
 	$(PY) bench/retrieval.py --quick
+	$(PY) bench/sandbox.py --quick
