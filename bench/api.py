@@ -15,7 +15,8 @@ directory, a chat app whose model is the fake). Then:
     python bench/api.py [--quick] [--json] [--levels 50,100,200]
 
 With --json the last line is one JSON object with at least added_ttfb_ms_p50 and
-max_streams_ok.
+max_streams_ok. The machine's load average (1, 5, 15 min) is printed before and after: the
+figures are only comparable at a similar load.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ model_config:
   user_input_form: []
   opening_statement: ""
 """
+
+
+def _loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # not available on this platform
+        return []
 
 
 def _free_port() -> int:
@@ -206,6 +214,8 @@ def main() -> None:
     samples = 30 if args.quick else 100
     tmp = Path(tempfile.mkdtemp(prefix="dify-bench-api-"))
     started = time.perf_counter()
+    load_before = _loadavg()
+    print(f"load average before: {load_before}")
     with FakeOpenAIServer(reply_text=ANSWER, api_key="sk-bench") as llm:
         proc, base, key = start_platform(tmp, llm)
         try:
@@ -243,6 +253,8 @@ def main() -> None:
                 print(f"kept {tmp}")
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
+    load_after = _loadavg()
+    print(f"load average after: {load_after}")
     summary = {
         "benchmark": "api",
         "mode": "quick" if args.quick else "full",
@@ -257,6 +269,8 @@ def main() -> None:
         },
         "seconds": round(time.perf_counter() - started, 1),
         "cpu_count": os.cpu_count(),
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
     }
     print(f"max concurrent streams with no error: {max_ok} (target {TARGETS['streams']})")
     if args.json:

@@ -2,10 +2,12 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dify.settings")
-django_asgi_app = get_asgi_application()
+
+from apps.core.asgi_handler import get_one_hop_asgi_application
+
+# One thread hop per request for the (sync) middleware chain and view: see the module.
+django_asgi_app = get_one_hop_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

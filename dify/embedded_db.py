@@ -32,12 +32,19 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 _started: dict[Path, str] = {}
+_resolved: dict[Path, Path] = {}
 _guard = threading.Lock()
 
 
 def ensure_running(pgdata: Path, *, delete_on_exit: bool = False) -> str:
-    """Start (or attach to) the server for ``pgdata``; return the socket directory."""
-    pgdata = pgdata.expanduser().resolve()
+    """Start (or attach to) the server for ``pgdata``; return the socket directory.
+
+    Called on every new connection: once started, it costs one ``stat`` (each system call
+    lets another thread take the GIL, which a streamed answer's first token waits for)."""
+    resolved = _resolved.get(pgdata)
+    if resolved is None:
+        resolved = _resolved[pgdata] = pgdata.expanduser().resolve()
+    pgdata = resolved
     with _guard:
         socket_dir = _started.get(pgdata)
         if socket_dir is not None and Path(socket_dir, ".s.PGSQL.5432").exists():

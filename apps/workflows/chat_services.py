@@ -3,6 +3,9 @@
 ``chat_message_start`` checks everything that can be refused (inputs, conversation, model
 set-up, workflow) before anything is stored, then records the conversation and message and
 returns a ``ChatTask``: iterate ``task.events()`` for the stream, or ``task.blocking()``.
+With ``store_later`` (a streamed chat or completion app) it returns before the records are
+stored: the caller starts the stream, whose model request then goes out while
+``chat_message_store`` inserts them (the run waits for them before its first event).
 Memory of the simple modes follows Dify's TokenBufferMemory default (no window setting in
 model_config): the conversation's last 500 messages, cut from the oldest to ~2,000 tokens.
 Chatflows get the conversation's turns and apply their LLM nodes' memory windows.
@@ -22,6 +25,7 @@ from apps.providers.services import (
 )
 from apps.workflows.adapters.models import provider_name
 from apps.workflows.chat.advanced import advanced_run
+from apps.workflows.chat.agent import AgentConfig, agent_config, agent_run
 from apps.workflows.chat.inputs import (
     form_fields,
     history_window,
@@ -30,11 +34,12 @@ from apps.workflows.chat.inputs import (
     template_render,
 )
 from apps.workflows.chat.records import (
-    conversation_create,
     conversation_get,
+    conversation_new,
     history_turns,
-    message_create,
     message_finish,
+    message_new,
+    records_store,
 )
 from apps.workflows.chat.simple import ModelCall, model_call_params, simple_run
 from apps.workflows.chat.task import ChatTask
@@ -76,9 +81,11 @@ def chat_message_start(
     files: Any = None,
     conversation_id: str | None = None,
     auto_generate_name: bool = True,
+    store_later: bool = False,
 ) -> ChatTask:
     """Check, record and prepare one message of a chat, agent-chat, advanced-chat or
-    completion app (completion apps have no conversation)."""
+    completion app (completion apps have no conversation). With ``store_later`` the records
+    of a chat or completion app may be left to ``chat_message_store`` (see the module)."""
     chat = app.mode in CHAT_MODES
     if query is None:
         query = ""
@@ -97,6 +104,9 @@ def chat_message_start(
         values = inputs_validate(fields, inputs, fill_defaults=workflow is None)
     turns = history_turns(conversation)
     model_call: ModelCall | None = None
+    agent: AgentConfig | None = None
+    if app.mode == "agent-chat":
+        agent = agent_config(app.workspace, app.model_config or {})
     if workflow is None:
         provider, model, parameters, stop_words = _model_of(app)
         messages = prompt_messages(
@@ -110,19 +120,22 @@ def chat_message_start(
     new_conversation = chat and conversation is None
     if new_conversation:
         opening = str((app.model_config or {}).get("opening_statement") or "")
-        conversation = conversation_create(
+        conversation = conversation_new(
             app=app, end_user=end_user, inputs=values, introduction=template_render(opening, values)
         )
     task_id = str(uuid.uuid4())
-    message = message_create(
+    message = message_new(
         app=app, end_user=end_user, conversation=conversation, task_id=task_id,
         query=query, inputs=values, files=file_list,
     )  # fmt: skip
     stop = task_registry().register(task_id, app_id=str(app.pk), user=end_user.session_id)
-    if model_call is not None:
-        run = simple_run(model_call)
-    else:
+    if model_call is None:
         assert conversation is not None and workflow is not None
+        try:
+            records_store(message, new_conversation=new_conversation)
+        except BaseException:
+            task_registry().finish(task_id)
+            raise
         try:
             handle = workflow_run_start(
                 app=app, inputs=values, user_id=end_user.session_id, query=query,
@@ -137,11 +150,38 @@ def chat_message_start(
             )  # fmt: skip
             raise
         run = advanced_run(handle)
-    return ChatTask(
+    elif agent is not None:
+        run = agent_run(model_call, agent)
+        store_later = False  # the agent loop does not wait for the records
+    else:
+        run = simple_run(model_call)
+    task = ChatTask(
         app=app, end_user=end_user, conversation=conversation, message=message,
-        task_id=task_id, stop=stop, run=run,
+        task_id=task_id, stop=stop, run=run, new_conversation=new_conversation,
         name_conversation=new_conversation and auto_generate_name,
     )  # fmt: skip
+    if model_call is None:
+        task.store_done(True)
+    elif not store_later:
+        try:
+            chat_message_store(task)
+        except BaseException:
+            task_registry().finish(task_id)
+            raise
+    return task
+
+
+def chat_message_store(task: ChatTask) -> None:
+    """Insert the task's message (and new conversation), unless done already. On failure
+    the run is told to end quietly and the error propagates (the request fails)."""
+    if task.is_stored:
+        return
+    try:
+        records_store(task.message, new_conversation=task.new_conversation)
+    except BaseException:
+        task.store_done(False)
+        raise
+    task.store_done(True)
 
 
 def chat_task_stop(*, app: App, user: str, task_id: str) -> None:

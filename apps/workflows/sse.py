@@ -5,6 +5,10 @@ thread and hands each payload to the event loop, which writes ``data: {json}\\n\
 once. While nothing else goes out, ``event: ping`` keeps proxies from closing the stream.
 If the client goes away the producer still runs to the end, so the message or run is
 stored (Dify's behaviour).
+
+``SSEStream(produce)`` starts the producer at once, so a view can still do database work
+(store the message) while the model request is already on its way; ``.response()`` then
+gives the connection back and answers. ``sse_response(produce)`` does both.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -22,6 +28,10 @@ from apps.core.db import release_connection
 
 logger = logging.getLogger(__name__)
 PING_SECONDS = 10.0
+# After its first frame the producer waits (at most this long) until the event loop has
+# written it: a model stream that arrives in a burst would otherwise keep the GIL (the
+# interpreter switches threads every 5 ms) and hold the first token back behind the rest.
+FIRST_FRAME_HANDOFF_SECONDS = 0.05
 _DONE = object()
 
 
@@ -36,45 +46,132 @@ def error_payload(code: str, message: str, status: int, **ids: Any) -> dict[str,
     return {"event": "error", **ids, "status": status, "code": code, "message": message}
 
 
-async def _relay(produce: Callable[[], Iterator[dict[str, Any]]]) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+class _Channel:
+    """Producer thread → event loop: a deque, and a wake-up for a consumer that waits.
 
-    def put(item: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, item)
+    Unlike an ``asyncio.Queue`` it needs no event loop when the producer starts (the view
+    that starts it runs in a worker thread)."""
 
-    def work() -> None:
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._wake: Callable[[], None] | None = None
+        self.first_sent = threading.Event()
+
+    def put(self, item: Any) -> None:
+        with self._lock:
+            self._items.append(item)
+            wake, self._wake = self._wake, None
+        if wake is not None:
+            wake()
+
+    async def get(self, timeout: float) -> Any:
+        """The next item, or None after ``timeout`` seconds with nothing."""
+        with self._lock:
+            if self._items:
+                return self._items.popleft()
+            loop = asyncio.get_running_loop()
+            ready = asyncio.Event()
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(ready.set)
+
+            self._wake = wake
+        try:
+            await asyncio.wait_for(ready.wait(), timeout)
+        except TimeoutError:
+            with self._lock:
+                self._wake = None
+                return self._items.popleft() if self._items else None
+        with self._lock:
+            return self._items.popleft()
+
+
+class _Producers:
+    """Daemon threads for producers; an idle one takes the next stream. Starting a thread
+    per stream made the view wait for the GIL until the new thread's first I/O (~1 ms
+    before the view could store the message); a queue hand-off does not."""
+
+    IDLE_MAX = 64  # past a burst, threads beyond this many idle ones end
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            spawn = self._idle == 0
+            if not spawn:
+                self._idle -= 1  # an idle thread will take it
+        self._jobs.put(job)
+        if spawn:
+            threading.Thread(target=self._serve, name="sse-producer", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:  # a producer must not take the thread down
+                logger.exception("stream producer crashed")
+            with self._lock:
+                if self._idle >= self.IDLE_MAX:
+                    return
+                self._idle += 1
+
+
+_producers = _Producers()
+
+
+class SSEStream:
+    """One event stream whose producer is already running (in a pooled thread)."""
+
+    def __init__(self, produce: Callable[[], Iterator[dict[str, Any]]]):
+        self._channel = _Channel()
+        _producers.submit(lambda: self._work(produce))
+
+    def _work(self, produce: Callable[[], Iterator[dict[str, Any]]]) -> None:
+        channel, first = self._channel, True
         try:
             for payload in produce():
-                put(sse_frame(payload))
+                channel.put(sse_frame(payload))
+                if first:
+                    first = False
+                    channel.first_sent.wait(FIRST_FRAME_HANDOFF_SECONDS)
         except Exception:
             logger.exception("stream producer failed")
             message = "The server encountered an internal error."
-            put(sse_frame(error_payload("internal_server_error", message, 500)))
+            channel.put(sse_frame(error_payload("internal_server_error", message, 500)))
         finally:
             from django.db import connections
 
             connections.close_all()  # this thread's connections only
-            put(_DONE)
+            channel.put(_DONE)
 
-    threading.Thread(target=work, name="sse-producer", daemon=True).start()
-    while True:
-        try:
-            item = await asyncio.wait_for(queue.get(), PING_SECONDS)
-        except TimeoutError:
-            yield PING_FRAME
-            continue
-        if item is _DONE:
-            return
-        yield item
+    async def frames(self) -> AsyncIterator[bytes]:
+        channel = self._channel
+        while True:
+            item = await channel.get(PING_SECONDS)
+            if item is None:
+                yield PING_FRAME
+                continue
+            if item is _DONE:
+                channel.first_sent.set()
+                return
+            yield item  # resumed once the server has written it
+            channel.first_sent.set()
+
+    def response(self) -> StreamingHttpResponse:
+        # The view's work in the database is done: give its connection back now, not when
+        # the stream ends (with a pool, hundreds of open streams would otherwise hold them).
+        release_connection()
+        response = StreamingHttpResponse(self.frames(), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
 
 
 def sse_response(produce: Callable[[], Iterator[dict[str, Any]]]) -> StreamingHttpResponse:
     """``produce`` is called in a worker thread; each dict it yields is one SSE event."""
-    # The view's work in the database is done: give its connection back now, not when the
-    # stream ends (with a pool, hundreds of open streams would otherwise hold them all).
-    release_connection()
-    response = StreamingHttpResponse(_relay(produce), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return SSEStream(produce).response()

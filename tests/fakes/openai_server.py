@@ -38,6 +38,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     json: Any
+    client_port: int = 0  # the same port on two requests: the connection was kept alive
 
 
 @dataclass
@@ -213,7 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         path = urlsplit(self.path).path
         headers = {k.lower(): v for k, v in self.headers.items()}
-        failure = fake._record(RecordedRequest(self.command, path, headers, body))
+        port = int(self.client_address[1])
+        failure = fake._record(RecordedRequest(self.command, path, headers, body, port))
         if failure is not None:
             return self._error(failure.status, failure.message, failure.code, failure.type)
         if fake.api_key is not None and headers.get("authorization") != f"Bearer {fake.api_key}":

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import httpx2
+import openai
 import pytest
 
 from apps.providers.runtime import (
@@ -80,6 +81,35 @@ def test_chat_stream_yields_deltas_in_order_and_usage_last(
     last = chunks[-1]
     assert last.usage is not None and last.usage.completion_tokens == 5
     assert last.finish_reason == "stop"
+
+
+def test_chat_stream_keeps_the_connection_for_the_next_message(
+    openai_provider: OpenAIProvider, creds: dict[str, str], fake_openai: FakeOpenAIServer
+) -> None:
+    for _ in range(3):
+        chunks = list(openai_provider.chat_stream(creds, "fake-chat", [ChatMessage.user("hi")]))
+        assert "".join(c.delta for c in chunks) == "Hello from the fake model."
+    ports = {r.client_port for r in fake_openai.requests_to("/chat/completions")}
+    assert len(ports) == 1  # read to the end of the body, the connection went back to the pool
+
+
+def test_chat_stream_error_event_mid_stream_is_a_provider_error() -> None:
+    from apps.providers.runtime.openai_common import _stream_chunks
+
+    class _Response:
+        request = None
+
+        def iter_lines(self):
+            yield 'data: {"choices": [{"delta": {"content": "a"}}]}'
+            yield ""
+            yield ": keep-alive comment"
+            yield 'data: {"error": {"message": "overloaded"}}'
+            yield ""
+
+    stream = _stream_chunks(_Response())  # type: ignore[arg-type]
+    assert next(stream)["choices"][0]["delta"]["content"] == "a"
+    with pytest.raises(openai.APIError, match="overloaded"):
+        next(stream)
 
 
 def test_chat_stream_assembles_streamed_tool_calls(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -65,20 +67,22 @@ def message_get(*, app: App, end_user: EndUser | None, message_id: Any) -> Messa
     return found
 
 
-def conversation_create(
+def conversation_new(
     *, app: App, end_user: EndUser, inputs: Mapping[str, Any], introduction: str
 ) -> Conversation:
-    return Conversation.objects.create(
+    """A new conversation, not saved yet (``records_store``); it counts its first message."""
+    return Conversation(
         workspace_id=app.workspace_id,
         app=app,
         end_user=end_user,
         name=NEW_CONVERSATION_NAME,
         inputs=dict(inputs),
         introduction=introduction,
+        dialogue_count=1,
     )
 
 
-def message_create(
+def message_new(
     *,
     app: App,
     end_user: EndUser,
@@ -88,7 +92,8 @@ def message_create(
     inputs: Mapping[str, Any],
     files: Sequence[Mapping[str, Any]],
 ) -> Message:
-    message = Message.objects.create(
+    """A new message, not saved yet (its id is known already): see ``records_store``."""
+    return Message(
         workspace_id=app.workspace_id,
         app=app,
         end_user=end_user,
@@ -98,11 +103,32 @@ def message_create(
         inputs=dict(inputs),
         files=[dict(f) for f in files],
     )
-    if conversation is not None:
-        Conversation.objects.filter(pk=conversation.pk).update(
-            dialogue_count=F("dialogue_count") + 1, updated_at=timezone.now()
-        )
-    return message
+
+
+def records_store(message: Message, *, new_conversation: bool) -> None:
+    """Insert the message (and its conversation when new; an existing one counts it).
+
+    The statements go out in one round trip (a psycopg pipeline, outside a transaction)
+    and run as one implicit transaction: a streamed answer waits for them."""
+    conversation = message.conversation
+    with _one_round_trip():
+        if conversation is not None and new_conversation:
+            conversation.save(force_insert=True)
+        message.save(force_insert=True)
+        if conversation is not None and not new_conversation:
+            Conversation.objects.filter(pk=conversation.pk).update(
+                dialogue_count=F("dialogue_count") + 1, updated_at=timezone.now()
+            )
+
+
+@contextmanager
+def _one_round_trip() -> Iterator[None]:
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def message_finish(

@@ -1,15 +1,10 @@
-"""chat, agent-chat and completion apps: one streamed model call on the app's model_config.
-
-agent-chat runs like chat for now (no tools yet) but speaks the agent events: an
-``agent_thought`` opens the turn, the text comes as ``agent_message``, a final
-``agent_thought`` carries the full thought, then ``message_end``.
-"""
+"""chat and completion apps: one streamed model call on the app's model_config
+(agent-chat apps run the agent loop: chat/agent.py)."""
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,22 +36,10 @@ def model_call_params(completion_params: Mapping[str, Any]) -> tuple[dict[str, A
     return parameters, [str(s) for s in stop] if isinstance(stop, list) else []
 
 
-def _thought(task: ChatTask, thought_id: str, thought: str) -> dict[str, Any]:
-    return {
-        "event": "agent_thought", **task.ids(), "id": thought_id, "position": 1,
-        "thought": thought, "observation": "", "tool": "", "tool_labels": {},
-        "tool_input": "", "message_files": [],
-    }  # fmt: skip
-
-
 def simple_run(call: ModelCall) -> Any:
     """The ``run`` of a ChatTask for the simple modes."""
 
     def run(task: ChatTask) -> Iterator[dict[str, Any]]:
-        agent = task.mode == "agent-chat"
-        thought_id = str(uuid.uuid4())
-        if agent:
-            yield _thought(task, thought_id, "")
         parts: list[str] = []
         usage: Usage | None = None
         status, failure = Message.Status.NORMAL, None
@@ -67,14 +50,15 @@ def simple_run(call: ModelCall) -> Any:
         )  # fmt: skip
         try:
             for chunk in stream:
+                if not task.stored():  # the records may still be on their way (see task.py)
+                    return
                 if task.stop.is_set():
                     status = Message.Status.STOPPED
                     break
                 if chunk.delta:
                     parts.append(chunk.delta)
-                    kind = "agent_message" if agent else "message"
                     yield {
-                        "event": kind,
+                        "event": "message",
                         **task.ids(),
                         "id": task.message_id,
                         "answer": chunk.delta,
@@ -91,6 +75,8 @@ def simple_run(call: ModelCall) -> Any:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # ends the provider's HTTP stream when stopped early
+        if not task.stored():
+            return
         answer = "".join(parts)
         latency = time.perf_counter() - task.started
         if usage is not None:
@@ -98,23 +84,14 @@ def simple_run(call: ModelCall) -> Any:
         else:
             prompt_tokens = sum(estimate_tokens(m.text()) for m in call.messages)
             completion_tokens = estimate_tokens(answer)
-        extra: dict[str, Any] = {}
-        if agent:
-            extra["agent_thoughts"] = [
-                {"id": thought_id, "position": 1, "thought": answer, "tool": "",
-                 "tool_labels": {}, "tool_input": "", "observation": "", "files": [],
-                 "created_at": int(time.time())}
-            ]  # fmt: skip
         message_finish(
             task.message, answer=answer, prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens, latency=latency, status=status,
-            error=failure.message if failure else "", **extra,
+            error=failure.message if failure else "",
         )  # fmt: skip
         if failure is not None:
             yield task.error_event(failure)
             return
-        if agent:
-            yield _thought(task, thought_id, answer)
         usage_block = usage_payload(prompt_tokens, completion_tokens, latency)
         yield {
             "event": "message_end", **task.ids(), "id": task.message_id,

@@ -1,4 +1,9 @@
-"""One running chat/completion message: its ids, stop signal and event stream."""
+"""One running chat/completion message: its ids, stop signal and event stream.
+
+The message (and a new conversation) may be stored while the model request is already out
+(``chat_services.chat_message_store``): a run waits for ``stored()`` before its first event
+and before it writes the outcome, so every event carries ids of rows that exist.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from apps.workflows.task_registry import task_registry
 from .generation import conversation_title_store
 
 logger = logging.getLogger(__name__)
+STORE_WAIT_SECONDS = 60.0
 _background: list[threading.Thread] = []
 
 
@@ -52,8 +58,28 @@ class ChatTask:
     task_id: str
     stop: threading.Event
     run: Callable[[ChatTask], Iterator[dict[str, Any]]]
+    new_conversation: bool = False
     name_conversation: bool = False
     started: float = field(default_factory=time.perf_counter)
+    _stored: threading.Event = field(default_factory=threading.Event, repr=False)
+    _store_ok: bool = False
+
+    def store_done(self, ok: bool) -> None:
+        """The message (and conversation) were inserted (``ok``), or that failed."""
+        self._store_ok = ok
+        self._stored.set()
+
+    @property
+    def is_stored(self) -> bool:
+        return self._stored.is_set()
+
+    def stored(self) -> bool:
+        """Wait until the records are in the database; False if storing them failed (the
+        request was answered with an error, so the run must end without a word)."""
+        if not self._stored.is_set() and not self._stored.wait(STORE_WAIT_SECONDS):
+            logger.error("message %s was never stored", self.message_id)
+            return False
+        return self._store_ok
 
     @property
     def mode(self) -> str:
@@ -84,7 +110,7 @@ class ChatTask:
             yield from self.run(self)
         finally:
             task_registry().finish(self.task_id)
-            if self.name_conversation and self.conversation is not None:
+            if self.name_conversation and self.conversation is not None and self._store_ok:
                 conversation_id, app, query = self.conversation.pk, self.app, self.message.query
                 run_in_background(
                     lambda: conversation_title_store(

@@ -1,19 +1,57 @@
-"""Shared pieces of the Service API views: app-key auth, the ``user`` field, end users."""
+"""Shared pieces of the Service API views: app-key auth, the ``user`` field, end users.
+
+End users are cached per (app, ``user``) for ``END_USER_CACHE_SECONDS``: the row never
+changes once created, and deleting one (or its app) clears this process's cache.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models.signals import post_delete
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.core.errors import AppError, InvalidParam
+from apps.core.ttl_cache import ModelSnapshotCache
 from apps.tenants.authentication import AppKeyAuthentication, principal_of
 from apps.workflows.models import App, EndUser
 
 CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
 WORKFLOW_MODES = ("workflow",)
+END_USER_CACHE_SECONDS = 60.0
+_end_users: ModelSnapshotCache[EndUser] = ModelSnapshotCache(
+    END_USER_CACHE_SECONDS, max_entries=10_000
+)
+
+
+def _end_user_deleted(**kwargs: Any) -> None:
+    _end_users.clear()
+
+
+post_delete.connect(_end_user_deleted, sender=EndUser, dispatch_uid="end-user-cache")
+
+
+def end_user_for(app: App, session_id: str) -> EndUser:
+    """The end user for ``session_id`` on ``app``, created on first use."""
+    key = (app.pk, session_id)
+    found = _end_users.get_instance(key)
+    if found is None:
+        generation = _end_users.generation
+        found, _ = EndUser.objects.get_or_create(
+            workspace_id=app.workspace_id, app=app, session_id=session_id
+        )
+        _end_users.put_instance(key, _without_relations(found), generation)
+    return found
+
+
+def _without_relations(end_user: EndUser) -> EndUser:
+    """The row alone (the app it was created with stays out of the cache)."""
+    fields = EndUser._meta.concrete_fields
+    copy = EndUser(**{f.attname: getattr(end_user, f.attname) for f in fields})
+    copy._state.adding, copy._state.db = False, end_user._state.db
+    return copy
 
 
 class NotChatApp(AppError):
@@ -72,10 +110,7 @@ class ServiceAPIView(APIView):
                 .filter(app=self.app, session_id=session_id)
                 .first()
             )
-        end_user, _ = EndUser.objects.get_or_create(
-            workspace_id=self.app.workspace_id, app=self.app, session_id=session_id
-        )
-        return end_user
+        return end_user_for(self.app, session_id)
 
 
 def _web_or_app_key() -> list[type]:

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 
 from apps.core.errors import AppUnavailable, InvalidParam
 from apps.workflows.chat import conversations as conv
-from apps.workflows.chat_services import chat_message_start, chat_task_stop
-from apps.workflows.sse import sse_response
+from apps.workflows.chat_services import chat_message_start, chat_message_store, chat_task_stop
+from apps.workflows.sse import SSEStream
 
 from .base import CHAT_MODES, WEB_OR_APP_KEY, NotChatApp, ServiceAPIView
 
@@ -56,13 +56,17 @@ class _MessagesCreate(ServiceAPIView):
         conversation_id = body.get("conversation_id") or None
         if conversation_id is not None and not isinstance(conversation_id, str):
             raise InvalidParam("conversation_id must be a string")
+        streaming = mode == "streaming"
         task = chat_message_start(
             app=self.app, end_user=end_user, query=body.get("query"),
             inputs=body.get("inputs"), files=body.get("files"), conversation_id=conversation_id,
             auto_generate_name=_flag(body.get("auto_generate_name"), "auto_generate_name", True),
+            store_later=streaming,
         )  # fmt: skip
-        if mode == "streaming":
-            return sse_response(task.events)
+        if streaming:
+            stream = SSEStream(task.events)  # the model request goes out now…
+            chat_message_store(task)  # …while the message is stored
+            return stream.response()
         return Response(task.blocking())
 
 

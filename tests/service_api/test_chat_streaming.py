@@ -1,0 +1,168 @@
+"""What a streamed chat answer guarantees while its first token is made fast: the ids of the
+first event are stored rows, the answer is stored when the client goes, a failed store is a
+Dify error, stop works from another process, and few SQL statements precede the token."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from django.db.backends import utils as db_utils
+
+from apps.tenants.models import ApiKey
+from apps.tenants.services import api_key_delete
+from apps.workflows.chat.task import background_wait
+from apps.workflows.models import Conversation, EndUser, Message
+from apps.workflows.task_registry import TaskRegistry
+from tests.factories import app_key, make_workspace
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.service_api.chat_support import chat_app, sse_events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+WORDS = " ".join(f"w{i}" for i in range(12))
+
+
+@pytest.fixture
+def model_server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(reply_text=WORDS) as server:
+        yield server
+        background_wait()  # conversation titles, while the model server still answers
+
+
+def _stream(base: str, key: str, user: str = "u-1", **body: Any) -> requests.Response:
+    payload = {"inputs": {"name": "Ada"}, "query": "Hi", "response_mode": "streaming",
+               "user": user, **body}  # fmt: skip
+    return requests.post(
+        f"{base}/v1/chat-messages", json=payload, headers={"Authorization": f"Bearer {key}"},
+        stream=True, timeout=30,
+    )  # fmt: skip
+
+
+def _wait_for(check: Any, seconds: float = 10.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_first_event_names_a_stored_message_and_conversation(asgi_server, model_server):
+    model_server.chunk_delay = 0.05
+    app = chat_app(make_workspace(), model_server)
+    response = _stream(asgi_server, app_key(app))
+    first = next(sse_events(response))
+    assert first["event"] == "message"
+    message = Message.objects.get(pk=first["message_id"])  # stored before the first token
+    assert str(message.conversation_id) == first["conversation_id"]
+    assert message.task_id == first["task_id"] and message.query == "Hi"
+    assert first["created_at"] == int(message.created_at.timestamp())
+    conversation = Conversation.objects.get(pk=first["conversation_id"])
+    assert conversation.dialogue_count == 1 and conversation.introduction == "Hi Ada!"
+    response.close()
+
+
+def test_answer_is_stored_when_the_client_goes_away(asgi_server, model_server):
+    model_server.chunk_delay = 0.05
+    app = chat_app(make_workspace(), model_server)
+    response = _stream(asgi_server, app_key(app))
+    first = next(sse_events(response))
+    response.close()  # the client leaves after the first word
+    message = _wait_for(
+        lambda: Message.objects.filter(pk=first["message_id"]).exclude(answer="").first()
+    )
+    assert message.answer == WORDS and message.status == "normal"
+    assert Conversation.objects.filter(pk=first["conversation_id"]).exists()
+
+
+def test_a_failed_store_is_a_dify_error_and_the_model_stream_ends(
+    asgi_server, model_server, monkeypatch
+):
+    from apps.workflows import chat_services
+
+    def broken_store(message: Message, *, new_conversation: bool) -> None:
+        raise RuntimeError("database went away")
+
+    app = chat_app(make_workspace(), model_server)
+    monkeypatch.setattr(chat_services, "records_store", broken_store)
+    response = _stream(asgi_server, app_key(app))
+    assert response.status_code == 500
+    assert set(response.json()) == {"code", "message", "status"}
+    assert Message.objects.count() == 0 and Conversation.objects.count() == 0
+    from apps.workflows.task_registry import task_registry
+
+    _wait_for(lambda: not task_registry()._tasks)  # the run ended and left the registry
+
+
+def test_a_revoked_key_or_disabled_app_is_refused_at_once(asgi_server, model_server):
+    app = chat_app(make_workspace(), model_server)
+    key = app_key(app)
+    headers = {"Authorization": f"Bearer {key}"}
+    params = f"{asgi_server}/v1/parameters"
+    assert requests.get(params, headers=headers, timeout=10).status_code == 200  # cached now
+    app.enable_api = False
+    app.save()
+    assert requests.get(params, headers=headers, timeout=10).status_code == 403
+    app.enable_api = True
+    app.save()
+    assert requests.get(params, headers=headers, timeout=10).status_code == 200
+    api_key_delete(workspace=app.workspace, key_id=str(ApiKey.objects.get(app=app).pk))
+    assert requests.get(params, headers=headers, timeout=10).status_code == 401
+
+
+def test_sql_before_the_first_token_is_the_two_inserts(asgi_server, model_server, monkeypatch):
+    """With the key and the end user cached, the only statements before the first token are
+    the conversation and message inserts (sent together: one round trip)."""
+    model_server.chunk_delay = 0.05
+    app = chat_app(make_workspace(), model_server)
+    key = app_key(app)
+    list(sse_events(_stream(asgi_server, key)))  # caches the key and the end user
+    background_wait()
+    statements: list[tuple[float, str]] = []
+    execute = db_utils.CursorWrapper._execute
+
+    def counting(self: Any, sql: str, *args: Any) -> Any:
+        statements.append((time.monotonic(), sql))
+        return execute(self, sql, *args)
+
+    monkeypatch.setattr(db_utils.CursorWrapper, "_execute", counting)
+    response = _stream(asgi_server, key)
+    events = sse_events(response)
+    next(events)
+    first_token = time.monotonic()
+    before = [sql.split()[0:3] for at, sql in statements if at < first_token]
+    assert before == [
+        ["INSERT", "INTO", '"workflows_conversation"'],
+        ["INSERT", "INTO", '"workflows_message"'],
+    ]
+    list(events)
+    assert EndUser.objects.filter(app=app).count() == 1
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
+def test_stop_from_another_process_ends_the_stream(asgi_server, model_server):
+    from django.conf import settings
+
+    model_server.reply_text = " ".join(f"word{i}" for i in range(40))
+    model_server.chunk_delay = 0.1
+    app = chat_app(make_workspace(), model_server)
+    response = _stream(asgi_server, app_key(app))
+    events = []
+    other_process = TaskRegistry(settings.REDIS_URL)  # no local tasks: it goes through Redis
+    for event in sse_events(response):
+        events.append(event)
+        if len(events) == 2:
+            stopper = threading.Thread(
+                target=other_process.request_stop,
+                args=(event["task_id"],),
+                kwargs={"app_id": str(app.pk), "user": "u-1"},
+            )
+            stopper.start()
+    assert events[-1]["event"] == "message_end"
+    message = Message.objects.get(pk=events[-1]["message_id"])
+    assert message.status == "stopped" and len(message.answer.split()) < 40
