@@ -30,6 +30,7 @@ from apps.providers.runtime.base import (
     ModelInfo,
     ModelProvider,
     ModelType,
+    RerankResult,
     ToolSpec,
 )
 from apps.providers.runtime.errors import ProviderError, ProviderNotFoundError
@@ -371,3 +372,17 @@ class WorkspaceModelRuntime:
         runtime, credentials, model = self._resolve(ModelType.TEXT_EMBEDDING, provider, model)
         with provider_errors():
             return runtime.embed(credentials, model, texts)
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        top_n: int | None = None,
+    ) -> RerankResult:
+        """Documents by relevance (the workspace's default rerank model when none is named)."""
+        runtime, credentials, model = self._resolve(ModelType.RERANK, provider, model)
+        with provider_errors():
+            return runtime.rerank(credentials, model, query, documents, top_n=top_n)

@@ -4,7 +4,9 @@
         client = openai.OpenAI(api_key=server.api_key, base_url=server.base_url)
 
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions`` (JSON or SSE with
-``stream: true``) and ``POST /v1/embeddings`` (float or base64).
+``stream: true``), ``POST /v1/embeddings`` (float or base64) and ``POST /v1/rerank`` (the
+Jina/Cohere-style rerank API of vLLM, Xinference and gateways; score = the share of the
+query's words found in the document).
 Token usage is counted as whitespace-separated words (text parts of messages for the
 prompt, the reply and tool-call arguments for the completion). ``max_tokens`` cuts the
 reply to that many words with ``finish_reason: "length"``. Streams are sent with chunked
@@ -28,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-DEFAULT_MODELS = ("fake-chat", "fake-chat-large", "fake-embed")
+DEFAULT_MODELS = ("fake-chat", "fake-chat-large", "fake-embed", "fake-rerank")
 _INVALID = "invalid_request_error"
 
 
@@ -67,6 +69,9 @@ def count_words(content: Any) -> int:
     if isinstance(content, list):
         return sum(count_words(p.get("text")) for p in content if isinstance(p, dict))
     return 0
+
+
+_POST_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/rerank")
 
 
 class FakeOpenAIServer:
@@ -224,14 +229,32 @@ class _Handler(BaseHTTPRequestHandler):
         if (self.command, path) == ("GET", "/v1/models"):
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]
             return self._json(200, {"object": "list", "data": data})
-        if self.command != "POST" or path not in ("/v1/chat/completions", "/v1/embeddings"):
+        if self.command != "POST" or path not in _POST_PATHS:
             return self._error(404, f"Unknown path {path}.")
         if not isinstance(body, dict):
             return self._error(400, "Body must be a JSON object.")
         if body.get("model") not in fake.models:
             message = f"The model `{body.get('model')}` does not exist or you have no access to it."
             return self._error(404, message, "model_not_found")
+        if path == "/v1/rerank":
+            return self._rerank(body)
         return self._embeddings(body) if path == "/v1/embeddings" else self._chat(body)
+
+    def _rerank(self, body: dict[str, Any]) -> None:
+        query, documents = body.get("query"), body.get("documents")
+        if not isinstance(query, str) or not isinstance(documents, list):
+            return self._error(400, "query must be a string and documents a list.")
+        words = {w.lower().strip(".,?!") for w in query.split()}
+        results = []
+        for index, document in enumerate(documents):
+            text = document.get("text", "") if isinstance(document, dict) else str(document)
+            found = {w.lower().strip(".,?!") for w in text.split()} & words
+            results.append({"index": index, "relevance_score": len(found) / max(len(words), 1)})
+        results.sort(key=lambda r: -r["relevance_score"])
+        top_n = body.get("top_n")
+        if isinstance(top_n, int):
+            results = results[:top_n]
+        self._json(200, {"model": body["model"], "results": results})
 
     def _chat(self, body: dict[str, Any]) -> None:
         fake = self.server.fake

@@ -384,8 +384,29 @@ def test_compatible_falls_back_to_get_models(fake_openai: FakeOpenAIServer) -> N
         "fake-chat": ModelType.LLM,
         "fake-chat-large": ModelType.LLM,
         "fake-embed": ModelType.TEXT_EMBEDDING,
+        "fake-rerank": ModelType.RERANK,
     }
     assert fake_openai.requests[-1].path == "/v1/models"
+
+
+def test_compatible_rerank_orders_documents_and_validates(fake_openai: FakeOpenAIServer) -> None:
+    provider = OpenAICompatibleProvider(max_retries=0)
+    creds = {"base_url": fake_openai.base_url, "api_key": fake_openai.api_key or "",
+             "models": "fake-rerank:rerank"}  # fmt: skip
+    assert parse_models(creds["models"]) == [("fake-rerank", ModelType.RERANK)]
+    documents = ["bananas are yellow", "the capital of France is Paris", "France by night"]
+    result = provider.rerank(creds, "fake-rerank", "capital of France", documents, top_n=2)
+    assert [index for index, _ in result.ranked] == [1, 2]
+    assert result.ranked[0][1] == 1.0 and result.ranked[1][1] < 1.0
+    sent = fake_openai.requests[-1]
+    assert sent.path == "/v1/rerank" and sent.json["top_n"] == 2
+    assert sent.json["documents"] == documents
+    assert provider.rerank(creds, "fake-rerank", "q", []).ranked == []
+    provider.validate_credentials(creds)  # a real rerank call
+    assert fake_openai.requests[-1].path == "/v1/rerank"
+    bad = {**creds, "api_key": "sk-wrong"}
+    with pytest.raises(CredentialsValidateFailedError):
+        provider.validate_credentials(bad)
 
 
 def test_compatible_keyless_server_chat_stream_and_validate() -> None:

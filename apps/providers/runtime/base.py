@@ -145,6 +145,14 @@ class EmbeddingResult:
     usage: Usage
 
 
+@dataclass(frozen=True)
+class RerankResult:
+    """Documents by relevance, best first: ``(index into the documents given, score 0..1)``."""
+
+    model: str
+    ranked: list[tuple[int, float]]
+
+
 def estimate_tokens(text: str) -> int:
     """Rough token count used when a server reports no usage: ~4 characters per token."""
     return (len(text) + 3) // 4
@@ -226,3 +234,14 @@ class ModelProvider(ABC):
         self, credentials: Mapping[str, str], model: str, texts: Sequence[str]
     ) -> EmbeddingResult:
         raise ModelNotSupportedError(f"Provider {self.name} does not support embedding models.")
+
+    def rerank(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+    ) -> RerankResult:
+        raise ModelNotSupportedError(f"Provider {self.name} does not support rerank models.")

@@ -1,20 +1,24 @@
 """Any server speaking the OpenAI API: Ollama, vLLM, LM Studio, LocalAI, gateways, ...
 
 The ``models`` credential is a comma- (or newline-) separated list. Each entry is ``name``
-or ``name:type`` with type ``llm`` or ``text-embedding`` (default ``llm``). Names may hold
+or ``name:type`` with type ``llm``, ``text-embedding`` or ``rerank`` (default ``llm``).
+Rerank models are called with the ``POST {base_url}/rerank`` API that vLLM, Xinference,
+LocalAI, Jina and Cohere-style gateways share (``model``, ``query``, ``documents``,
+``top_n`` → ``results[{index, relevance_score}]``). Names may hold
 colons themselves (Ollama's ``llama3:8b``): only a known type after the last colon is a
-suffix. With no ``models``, ``GET {base_url}/models`` is asked and ids containing "embed"
-are taken as embedding models, the rest as LLMs.
+suffix. With no ``models``, ``GET {base_url}/models`` is asked and ids containing "rerank"
+are taken as rerank models, those containing "embed" as embedding models, the rest as LLMs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import openai
 
-from .base import ChatMessage, CredentialField, ModelInfo, ModelType
+from .base import ChatMessage, CredentialField, ModelInfo, ModelType, RerankResult
 from .errors import CredentialsValidateFailedError, InvokeBadRequestError, as_validation_error
 from .openai_common import OpenAIAPIProvider, build_client
 
@@ -23,6 +27,7 @@ _TYPE_SUFFIXES = {
     "llm": ModelType.LLM,
     "text-embedding": ModelType.TEXT_EMBEDDING,
     "embedding": ModelType.TEXT_EMBEDDING,
+    "rerank": ModelType.RERANK,
 }
 
 
@@ -42,13 +47,16 @@ def parse_models(value: str | None) -> list[tuple[str, ModelType]]:
 
 
 def _guess_type(model_id: str) -> ModelType:
-    return ModelType.TEXT_EMBEDDING if "embed" in model_id.lower() else ModelType.LLM
+    lowered = model_id.lower()
+    if "rerank" in lowered:
+        return ModelType.RERANK
+    return ModelType.TEXT_EMBEDDING if "embed" in lowered else ModelType.LLM
 
 
 class OpenAICompatibleProvider(OpenAIAPIProvider):
     name = "openai_api_compatible"
     label = "OpenAI-API-compatible"
-    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING)
+    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING, ModelType.RERANK)
     credential_schema = (
         CredentialField(
             "base_url",
@@ -64,7 +72,8 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
             "list",
             required=False,
             placeholder="llama3.1:8b, nomic-embed-text:text-embedding",
-            help="Comma-separated; suffix ':text-embedding' marks embedding models. "
+            help="Comma-separated; suffix ':text-embedding' marks embedding models, "
+            "':rerank' rerank models. "
             "Empty: ask the server's /models.",
         ),
         CredentialField("context_size", "Context size", "text-input", required=False),
@@ -104,14 +113,46 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
         pairs = parse_models(credentials.get("models"))
         llms = [name for name, kind in pairs if kind == ModelType.LLM]
         embeddings = [name for name, kind in pairs if kind == ModelType.TEXT_EMBEDDING]
+        rerankers = [name for name, kind in pairs if kind == ModelType.RERANK]
         with as_validation_error():
             if llms:
                 ping = [ChatMessage.user("ping")]
                 self.chat(credentials, llms[0], ping, parameters={"max_tokens": 1})
             elif embeddings:
                 self.embed(credentials, embeddings[0], ["ping"])
+            elif rerankers:
+                self.rerank(credentials, rerankers[0], "ping", ["ping"], top_n=1)
             elif not self.remote_model_ids(credentials):
                 raise CredentialsValidateFailedError("The server lists no models.")
+
+    def rerank(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+    ) -> RerankResult:
+        if not documents:
+            return RerankResult(model, [])
+        body: dict[str, Any] = {"model": model, "query": query, "documents": list(documents)}
+        if top_n is not None:
+            body["top_n"] = top_n
+        with self.session(credentials) as client:
+            answer = client.post("/rerank", body=body, cast_to=object)
+        results = answer.get("results") if isinstance(answer, Mapping) else None
+        if not isinstance(results, list):
+            raise InvokeBadRequestError("The rerank answer has no 'results' list.")
+        ranked: list[tuple[int, float]] = []
+        for item in results:
+            if not isinstance(item, Mapping):
+                continue
+            index, score = item.get("index"), item.get("relevance_score", item.get("score"))
+            if isinstance(index, int) and 0 <= index < len(documents) and score is not None:
+                ranked.append((index, float(score)))
+        ranked.sort(key=lambda pair: pair[1], reverse=True)
+        return RerankResult(model, ranked[:top_n] if top_n else ranked)
 
 
 def _int_or_none(value: object) -> int | None:
