@@ -33,11 +33,16 @@ def model_server():
         yield server
 
 
-def _agent_app(server, tools=TOOLS, strategy="function_call"):
+def _agent_app(server, tools=TOOLS, strategy="function_call", iterations=5):
     workspace = make_workspace()
     connect_model(workspace, server)
     config = model_config(
-        agent_mode={"enabled": True, "strategy": strategy, "max_iteration": 5, "tools": tools}
+        agent_mode={
+            "enabled": True,
+            "strategy": strategy,
+            "max_iteration": iterations,
+            "tools": tools,
+        }
     )
     return make_app(workspace, mode="agent-chat", model_config=config)
 
@@ -149,3 +154,24 @@ def test_bad_strategy_is_a_400(asgi_server, model_server):
     app = _agent_app(model_server, strategy="telepathy")
     response = _client(app_key(app), asgi_server).create_chat_message({"name": "Ada"}, "hi", "u-1")
     assert response.status_code == 400 and "telepathy" in response.json()["message"]
+
+
+def test_models_without_tool_calls_fall_back_to_react(asgi_server, model_server):
+    """The first request with tools is refused (400 naming them): the turn goes on in ReAct.
+    One iteration: the tool runs, then the final round answers from the model's thought."""
+    app = _agent_app(model_server, iterations=1)
+    model_server.fail_next(400, "tools are not supported by this model")
+    model_server.reply_text = (
+        'Thought: compute it.\nAction: eval_expression\nAction Input: {"expression": "6*7"}'
+    )
+    response = _client(app_key(app), asgi_server).create_chat_message(
+        {"name": "Ada"}, "6*7?", "u-1", response_mode="streaming"
+    )
+    events = list(sse_events(response))
+    thoughts = [e for e in events if e["event"] == "agent_thought"]
+    assert thoughts[1]["tool"] == "eval_expression"
+    assert thoughts[1]["observation"].splitlines()[0].endswith(" 42")
+    answer = "".join(e["answer"] for e in events if e["event"] == "agent_message")
+    assert answer == "compute it." and events[-1]["event"] == "message_end"
+    refused, first, _final = (r.json for r in model_server.requests_to("/chat/completions"))
+    assert "tools" in refused and "tools" not in first and first["stop"] == ["Observation:"]

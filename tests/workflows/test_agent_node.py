@@ -208,3 +208,31 @@ def test_agent_dsl(fake_openai):
     result = run_dsl_file("agent_tools.yml", ports=ports, system={"query": "Rome weather?"})
     assert result.status == "succeeded" and result.text == "Rome is at 20C."
     assert invoker.calls[0]["parameters"] == {"city": "Rome"}
+
+
+def test_function_calling_falls_back_to_react_when_the_model_takes_no_tools(fake_openai):
+    """A server that refuses ``tools`` (HTTP 400 naming them): the turn is redone in ReAct."""
+    fake_openai.fail_next(400, "This model does not support tools.")
+    fake_openai.reply_text = (
+        'Thought: I need the weather.\nAction: current\nAction Input: {"city": "Oslo"}'
+    )
+
+    def current(city):
+        fake_openai.reply_text = "Thought: done.\nFinal Answer: 3C in Oslo."
+        return {"city": city, "celsius": 3}
+
+    invoker = FakeToolInvoker(tools={("weather", "current"): current})
+    result = run_agent(fake_openai, agent(tools=[tool("current")]), invoker, q="Oslo?")
+    assert result.status == "succeeded", result.error
+    assert result.outputs["text"] == "3C in Oslo."
+    refused, first, _final = (r.json for r in fake_openai.requests_to("/chat/completions"))
+    assert "tools" in refused and "tools" not in first and first["stop"] == ["Observation:"]
+    assert invoker.calls[0]["parameters"] == {"city": "Oslo"}
+
+
+def test_other_bad_requests_are_not_taken_for_missing_tool_support(fake_openai):
+    fake_openai.fail_next(400, "The prompt is too long.")
+    invoker = FakeToolInvoker(tools={("weather", "current"): lambda city: {}})
+    result = run_agent(fake_openai, agent(tools=[tool("current")]), invoker)
+    assert result.status == "failed" and "too long" in result.error
+    assert len(fake_openai.requests_to("/chat/completions")) == 1

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.providers.runtime.base import ChatMessage, LLMChunk, ToolCall, ToolSpec, Usage
+from apps.providers.runtime.errors import InvokeBadRequestError
 
 from .nodes.agent_react import REACT_STOP, parse_react, react_system_prompt
 from .ports import ModelRuntime, ToolResult
@@ -89,6 +90,19 @@ def observation_text(result: ToolResult) -> str:
     return "\n".join(parts) or "the tool returned nothing"
 
 
+def _tools_unsupported(exc: BaseException) -> bool:
+    """A model server's refusal of the ``tools`` parameter: a bad request (400) that names
+    tools or functions, seen through wrappers (the adapters re-raise with ``from``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        bad_request = isinstance(seen, InvokeBadRequestError) or getattr(seen, "status", 0) == 400
+        text = str(getattr(seen, "message", "") or seen).lower()
+        if bad_request and ("tool" in text or "function" in text):
+            return True
+        seen = seen.__cause__
+    return False
+
+
 def parse_arguments(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
@@ -106,29 +120,50 @@ class AgentLoop:
     max_iterations: int = 3
     should_stop: Callable[[], bool] = lambda: False
     outcome: AgentOutcome = field(default_factory=AgentOutcome)
+    fell_back_to_react: bool = False
 
     def __post_init__(self) -> None:
         self._tools = {tool.name: tool for tool in self.tools}
 
     def run(self, messages: Sequence[ChatMessage]) -> Generator[AgentEvent, None, AgentOutcome]:
         """Run on ``messages`` (an optional system message, the history, the user's query);
-        the ReAct strategy wraps the system message in its format instructions."""
+        the ReAct strategy wraps the system message in its format instructions.
+
+        ReAct is also the fallback: when the first function-calling request is refused
+        because the model takes no tools (HTTP 400 naming tools/functions), the turn is
+        redone with ReAct (``fell_back_to_react``)."""
         messages = list(messages)
         if self.strategy == "react":
-            instruction = ""
-            if messages and messages[0].role == "system":
-                instruction = messages.pop(0).text()
-            specs = [t.spec() for t in self.tools]
-            messages.insert(0, ChatMessage.system(react_system_prompt(instruction, specs)))
+            messages = self._react_messages(messages)
         for number in range(1, self.max_iterations + 2):
             self._check_stop()
             last = number > self.max_iterations  # like Dify: a final round without tools
-            round_fn = self._react_round if self.strategy == "react" else self._fc_round
-            done = yield from round_fn(messages, number, last)
+            if self.strategy == "react":
+                done = yield from self._react_round(messages, number, last)
+            else:
+                try:
+                    done = yield from self._fc_round(messages, number, last)
+                except Exception as exc:
+                    if not (number == 1 and self.tools and not self.outcome.text):
+                        raise
+                    if not _tools_unsupported(exc):
+                        raise
+                    self.strategy, self.fell_back_to_react = "react", True
+                    messages = self._react_messages(messages)
+                    done = yield from self._react_round(messages, number, last)
             self.outcome.rounds = number
             if done:
                 break
         return self.outcome
+
+    def _react_messages(self, messages: list[ChatMessage]) -> list[ChatMessage]:
+        messages = list(messages)
+        instruction = ""
+        if messages and messages[0].role == "system":
+            instruction = messages.pop(0).text()
+        specs = [t.spec() for t in self.tools]
+        messages.insert(0, ChatMessage.system(react_system_prompt(instruction, specs)))
+        return messages
 
     def _check_stop(self) -> None:
         if self.should_stop():
