@@ -9,6 +9,9 @@ stored: the caller starts the stream, whose model request then goes out while
 Memory of the simple modes follows Dify's TokenBufferMemory default (no window setting in
 model_config): the conversation's last 500 messages, cut from the oldest to ~2,000 tokens.
 Chatflows get the conversation's turns and apply their LLM nodes' memory windows.
+The simple modes' keywords moderation of the inputs and their dataset context
+(chat/moderation.py, chat/context.py) run here too, before anything is stored: a flagged
+input is answered with the preset response (no model call), a failed retrieval is a 4xx.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from apps.providers.services import (
 from apps.workflows.adapters.models import provider_name
 from apps.workflows.chat.advanced import advanced_run
 from apps.workflows.chat.agent import AgentConfig, agent_config, agent_run
+from apps.workflows.chat.context import DatasetContext, dataset_context, prompt_with_context
 from apps.workflows.chat.inputs import (
     form_fields,
     history_window,
@@ -33,6 +37,7 @@ from apps.workflows.chat.inputs import (
     prompt_messages,
     template_render,
 )
+from apps.workflows.chat.moderation import moderation_of
 from apps.workflows.chat.records import (
     conversation_get,
     conversation_new,
@@ -41,7 +46,7 @@ from apps.workflows.chat.records import (
     message_new,
     records_store,
 )
-from apps.workflows.chat.simple import ModelCall, model_call_params, simple_run
+from apps.workflows.chat.simple import ModelCall, direct_run, model_call_params, simple_run
 from apps.workflows.chat.task import ChatTask
 from apps.workflows.file_services import files_from_request
 from apps.workflows.models import App, EndUser, Message
@@ -105,13 +110,21 @@ def chat_message_start(
     turns = history_turns(conversation)
     model_call: ModelCall | None = None
     agent: AgentConfig | None = None
+    config = app.model_config if isinstance(app.model_config, Mapping) else {}
+    moderation = moderation_of(config) if workflow is None else None
+    flagged = moderation is not None and moderation.inputs_flagged(values, query)
+    context: DatasetContext | None = None
+    message_pk = uuid.uuid4()
     if app.mode == "agent-chat":
-        agent = agent_config(app.workspace, app.model_config or {})
+        agent = agent_config(app.workspace, config)
     if workflow is None:
         provider, model, parameters, stop_words = _model_of(app)
+        if not flagged:  # Dify: the inputs' moderation comes before the retrieval
+            context = dataset_context(app, query=query, inputs=values, message_id=str(message_pk))
+        pre_prompt = template_render(str(config.get("pre_prompt") or ""), values)
         messages = prompt_messages(
-            pre_prompt=str((app.model_config or {}).get("pre_prompt") or ""),
-            inputs=values,
+            pre_prompt=prompt_with_context(pre_prompt, context),
+            inputs={},  # rendered already: chunk text is not a template
             query=query,
             history=history_window(turns) if chat else [],
         )
@@ -128,6 +141,9 @@ def chat_message_start(
         app=app, end_user=end_user, conversation=conversation, task_id=task_id,
         query=query, inputs=values, files=file_list,
     )  # fmt: skip
+    message.pk = message_pk
+    if context is not None:
+        message.retriever_resources = context.resources
     stop = task_registry().register(task_id, app_id=str(app.pk), user=end_user.session_id)
     if model_call is None:
         assert conversation is not None and workflow is not None
@@ -150,11 +166,14 @@ def chat_message_start(
             )  # fmt: skip
             raise
         run = advanced_run(handle)
+    elif flagged:
+        assert moderation is not None
+        run = direct_run(moderation.inputs_response)
     elif agent is not None:
         run = agent_run(model_call, agent)
         store_later = False  # the agent loop does not wait for the records
     else:
-        run = simple_run(model_call)
+        run = simple_run(model_call, moderation)
     task = ChatTask(
         app=app, end_user=end_user, conversation=conversation, message=message,
         task_id=task_id, stop=stop, run=run, new_conversation=new_conversation,

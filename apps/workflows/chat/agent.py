@@ -37,7 +37,7 @@ from apps.workflows.engine.ports import ToolResult
 from apps.workflows.models import Message
 
 from .records import message_finish, usage_payload
-from .simple import ModelCall
+from .simple import ModelCall, message_end
 from .task import ChatTask
 
 logger = logging.getLogger(__name__)
@@ -194,10 +194,6 @@ def agent_run(call: ModelCall, config: AgentConfig) -> Any:
         if failure is not None:
             yield task.error_event(failure)
             return
-        usage_block = usage_payload(prompt_tokens, completion_tokens, latency)
-        yield {
-            "event": "message_end", **task.ids(), "id": task.message_id,
-            "metadata": {"usage": usage_block, "retriever_resources": []}, "files": [],
-        }  # fmt: skip
+        yield message_end(task, usage_payload(prompt_tokens, completion_tokens, latency))
 
     return run

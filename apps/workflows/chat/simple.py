@@ -14,6 +14,7 @@ from apps.providers.runtime.base import ChatMessage, Usage, estimate_tokens
 from apps.providers.services import WorkspaceModelRuntime
 from apps.workflows.models import Message
 
+from .moderation import REPLACE_REASON, KeywordModeration
 from .records import message_finish, usage_payload
 from .task import ChatTask
 
@@ -36,13 +37,17 @@ def model_call_params(completion_params: Mapping[str, Any]) -> tuple[dict[str, A
     return parameters, [str(s) for s in stop] if isinstance(stop, list) else []
 
 
-def simple_run(call: ModelCall) -> Any:
-    """The ``run`` of a ChatTask for the simple modes."""
+def simple_run(call: ModelCall, moderation: KeywordModeration | None = None) -> Any:
+    """The ``run`` of a ChatTask for the simple modes. With an output ``moderation`` the
+    text is checked as it grows: once it holds a keyword the model stream ends, the
+    flagged part is not sent, and a ``message_replace`` carries the preset response (the
+    stored answer)."""
 
     def run(task: ChatTask) -> Iterator[dict[str, Any]]:
         parts: list[str] = []
         usage: Usage | None = None
         status, failure = Message.Status.NORMAL, None
+        replaced = False
         runtime = WorkspaceModelRuntime(task.app.workspace)
         stream = runtime.chat_stream(
             call.messages, provider=call.provider, model=call.model,
@@ -57,6 +62,9 @@ def simple_run(call: ModelCall) -> Any:
                     break
                 if chunk.delta:
                     parts.append(chunk.delta)
+                    if moderation is not None and moderation.output_flagged("".join(parts)):
+                        replaced = True
+                        break
                     yield {
                         "event": "message",
                         **task.ids(),
@@ -84,6 +92,9 @@ def simple_run(call: ModelCall) -> Any:
         else:
             prompt_tokens = sum(estimate_tokens(m.text()) for m in call.messages)
             completion_tokens = estimate_tokens(answer)
+        if replaced and failure is None:
+            assert moderation is not None
+            answer = moderation.outputs_response
         message_finish(
             task.message, answer=answer, prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens, latency=latency, status=status,
@@ -92,10 +103,37 @@ def simple_run(call: ModelCall) -> Any:
         if failure is not None:
             yield task.error_event(failure)
             return
-        usage_block = usage_payload(prompt_tokens, completion_tokens, latency)
-        yield {
-            "event": "message_end", **task.ids(), "id": task.message_id,
-            "metadata": {"usage": usage_block, "retriever_resources": []}, "files": [],
-        }  # fmt: skip
+        if replaced:
+            yield {"event": "message_replace", **task.ids(), "answer": answer,
+                   "reason": REPLACE_REASON}  # fmt: skip
+        yield message_end(task, usage_payload(prompt_tokens, completion_tokens, latency))
+
+    return run
+
+
+def message_end(task: ChatTask, usage: dict[str, Any]) -> dict[str, Any]:
+    """Dify's ``message_end`` with the message's citations (stored only when shown)."""
+    resources = list(task.message.retriever_resources or [])
+    return {
+        "event": "message_end", **task.ids(), "id": task.message_id,
+        "metadata": {"usage": usage, "retriever_resources": resources}, "files": [],
+    }  # fmt: skip
+
+
+def direct_run(text: str) -> Any:
+    """The ``run`` that answers ``text`` without a model call (flagged inputs: Dify's
+    direct output of the moderation's preset response), stored as the answer."""
+
+    def run(task: ChatTask) -> Iterator[dict[str, Any]]:
+        if not task.stored():
+            return
+        if text:
+            yield {"event": "message", **task.ids(), "id": task.message_id, "answer": text}
+        latency = time.perf_counter() - task.started
+        message_finish(
+            task.message, answer=text, prompt_tokens=0, completion_tokens=0, latency=latency,
+            status=Message.Status.NORMAL,
+        )  # fmt: skip
+        yield message_end(task, usage_payload(0, 0, latency))
 
     return run

@@ -127,6 +127,8 @@ class ChatTask:
             kind = payload.get("event")
             if kind in ("message", "agent_message"):
                 answer.append(payload.get("answer") or "")
+            elif kind == "message_replace":  # output moderation: the preset response
+                answer[:] = [payload.get("answer") or ""]
             elif kind == "message_end":
                 end = payload
             elif kind == "error":
