@@ -3,8 +3,9 @@
 
 Every query goes through ``apps.datasets.retrieval.retrieve(...)`` (what ``POST
 /datasets/{id}/retrieve`` and the knowledge-retrieval node call: dataset lookup, query
-embedding, the store's SQL, loading the segments, the hit-count update and the recorded
-query), on a throw-away embedded PostgreSQL 18 + pgvector in a temp dir.
+embedding, the store's SQL, loading the segments, and handing the hits and the recorded
+query to the app's recorder thread, which writes them off the request path), on a
+throw-away embedded PostgreSQL 18 + pgvector in a temp dir.
 
 Two corpora:
 
@@ -79,13 +80,12 @@ class SqlTimer:
     """Time every SQL statement of the Django connection, by kind (execute_wrapper)."""
 
     KINDS = (
-        ("SET LOCAL", "knn settings"),
-        ("<=>", "knn query"),
+        ("<=>", "knn query (+ its settings)"),
         ("tsvector_to_array", "fulltext terms"),
-        ("count(*) FILTER", "fulltext doc freq"),
         ("ts_rank_cd", "fulltext query"),
-        ('SET "hit_count"', "hit count update"),
-        ('INSERT INTO "datasets_datasetquery"', "record query"),
+        ("SELECT (SELECT count(*)", "fulltext term stats"),
+        ("INSERT INTO datasets_segmenthit", "record (hits + query)"),
+        ("INSERT INTO datasets_datasetquery", "record (hits + query)"),
         ('FROM "datasets_segment"', "load segments"),
     )
 
@@ -184,7 +184,7 @@ SEGMENT_COLUMNS = (
     ("id", "uuid"), ("workspace_id", "uuid"), ("dataset_id", "uuid"), ("document_id", "uuid"),
     ("position", "int4"), ("content", "text"), ("answer", "text"), ("word_count", "int4"),
     ("tokens", "int4"), ("keywords", "jsonb"), ("index_node_id", "text"),
-    ("index_node_hash", "text"), ("hit_count", "int4"), ("enabled", "bool"),
+    ("index_node_hash", "text"), ("enabled", "bool"),
     ("status", "text"), ("error", "text"), ("embedding", "bytea"),
     ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
 )  # fmt: skip
@@ -228,7 +228,7 @@ def load_segments(dataset: Any, vectors: np.ndarray, contents: Sequence[str]) ->
             copy.write_row((
                 ids[i], workspace, dataset_id, documents[i // CHUNKS_PER_DOCUMENT].pk,
                 i % CHUNKS_PER_DOCUMENT + 1, content, "", len(content),
-                len(content.split()), [], str(ids[i]), "", 0, True, "completed", "",
+                len(content.split()), [], str(ids[i]), "", True, "completed", "",
                 _VECTOR_HEADER + big_endian[i].tobytes(), now, now,
             ))  # fmt: skip
     if not connection.get_autocommit():
@@ -286,8 +286,7 @@ def explain_semantic(dataset: Any, vector: np.ndarray) -> str:
     literal = stores.vector_literal(vector.tolist())
     params = [literal if p == "VECTOR" else p for p in params]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {stores.EF_SEARCH}")
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(stores.SEARCH_SETTINGS_SQL, [str(stores.search_ef(TOP_K))])
         cursor.execute("EXPLAIN " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
@@ -317,8 +316,9 @@ class Runtime:
 
 
 def run_queries(
-    workspace: Any, dataset: Any, method: str, queries: Sequence[str], warmup: Sequence[str]
-) -> tuple[list[list[str]], list[float], dict[str, float]]:
+    workspace: Any, dataset: Any, method: str, queries: Sequence[str], warmup: Sequence[str],
+    before_each: Callable[[], None] | None = None,
+) -> tuple[list[list[str]], list[float], dict[str, float]]:  # fmt: skip
     """retrieve() each query (after warm-up ones); ids per query, latencies (ms) and the mean
     time per query (ms) by part: query embedding, SQL by kind, the rest (Python, commits)."""
     from django.db import connection
@@ -338,6 +338,8 @@ def run_queries(
         results, latencies = [], []
         with connection.execute_wrapper(timer):
             for query in queries:
+                if before_each is not None:
+                    before_each()
                 started = time.perf_counter()
                 chunks = retrieval.retrieve(
                     workspace=workspace, dataset_ids=[str(dataset.pk)], query=query,
@@ -345,6 +347,9 @@ def run_queries(
                 )  # fmt: skip
                 latencies.append((time.perf_counter() - started) * 1000)
                 results.append([str(c.segment.pk) for c in chunks])
+    from apps.datasets import recording
+
+    recording.flush()  # the recorder thread's writes of these queries (not timed)
     total = sum(latencies)
     parts = {"query embedding": Runtime.seconds * 1000}
     parts.update({k: v * 1000 for k, v in sorted(timer.seconds.items(), key=lambda x: -x[1])})
@@ -373,17 +378,20 @@ def exact_semantic_scored(
 
 
 def exact_fulltext(dataset: Any, query: str, k: int) -> list[tuple[str, float]]:
-    """The app's full-text SQL (stores.fulltext_search) with index scans disabled: a
-    sequential scan scoring every row, so no index can lose a match."""
+    """The app's full-text search scoring every matching row (``exhaustive``: no candidate
+    pruning) with index scans disabled (a sequential scan), so neither the pruning nor an
+    index can lose a match."""
     from django.db import connection, transaction
 
-    from apps.datasets import stores
+    from apps.datasets import fulltext
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
-        hits = stores.fulltext_search(dataset_ids=[dataset.pk], query=query, top_k=k)
+        hits = fulltext.fulltext_search(
+            dataset_ids=[dataset.pk], query=query, top_k=k, exhaustive=True
+        )
     return [(h.segment_id, h.score) for h in hits]
 
 
@@ -417,7 +425,7 @@ def summary(latencies: Sequence[float], recalls: Sequence[float], **extra: Any) 
 
 # -- the two corpora ----------------------------------------------------------------------------
 def run_real(workspace: Any, size: dict[str, Any], build_settings: dict[str, str]) -> dict:
-    from apps.datasets import stores
+    from apps.datasets import fulltext, stores
     from apps.providers.runtime.minilm import BATCH_SIZE, load_minilm
 
     n, n_queries = size["real"], size["queries"]
@@ -493,6 +501,12 @@ def run_real(workspace: Any, size: dict[str, Any], build_settings: dict[str, str
         )  # fmt: skip
         if key != "semantic":
             modes[key]["queries_with_text_matches"] = matched
+    # full-text with the per-process caches (term statistics, query terms) emptied before
+    # every query: what a query whose words were not seen in the last TTL seconds costs
+    _found, cold, cold_parts = run_queries(
+        workspace, dataset, MODES["full_text"], queries, warmup, before_each=fulltext.clear_caches
+    )
+    cold_stats = summary(cold, [], breakdown_ms={k: round(v, 3) for k, v in cold_parts.items()})
     return {
         "n": n,
         "documents": (n + CHUNKS_PER_DOCUMENT - 1) // CHUNKS_PER_DOCUMENT,
@@ -504,12 +518,15 @@ def run_real(workspace: Any, size: dict[str, Any], build_settings: dict[str, str
         "plan_uses_hnsw": "seg_hnsw_" in plan,
         "index_mb": round(index_size_mb(dataset), 1),
         "modes": modes,
+        "full_text_cold_stats": cold_stats,
     }
 
 
 def run_synthetic(
     workspace: Any, n: int, size: dict[str, Any], build_settings: dict[str, str], seed: int
 ) -> dict:
+    from apps.datasets import stores
+
     clusters = Clusters(cluster_count(n), seed)
     rng = np.random.default_rng(seed + 1)
     started = time.perf_counter()
@@ -574,7 +591,7 @@ def run_synthetic(
     )  # fmt: skip
     result["knn_sql_variants"] = knn_variants(
         dataset, str_ids, query_vectors[: size["queries"]], exact_rows, app_queries=n_queries,
-        ef_values=(40, 100, 200, 400) if size["sweep"] else (100,),
+        ef_values=(100, 200, 300, 400) if size["sweep"] else (stores.search_ef(TOP_K),),
     )  # fmt: skip
     return result
 
@@ -584,7 +601,7 @@ def knn_variants(
     app_queries: int, ef_values: Sequence[int],
 ) -> dict[str, dict]:  # fmt: skip
     """Diagnostics, not the API path: the k-NN SQL alone as the app writes it (with its
-    document scope, ef_search 100), and the same k-NN without the document scope (the HNSW
+    document scope and ef_search), and the same k-NN without the document scope (the HNSW
     index's own latency and recall) at several hnsw.ef_search values."""
     from django.db import connection, transaction
 
@@ -597,7 +614,8 @@ def knn_variants(
         f"SELECT s.id FROM {stores.SEGMENTS} s WHERE s.dataset_id = '{dataset.pk}' "
         f"ORDER BY s.embedding::vector({DIMS}) <=> %s::vector({DIMS}) LIMIT {TOP_K}"
     )
-    variants = [("app_sql_ef100", app_sql, app_params, 100, app_queries)]
+    app_ef = stores.search_ef(TOP_K)
+    variants = [(f"app_sql_ef{app_ef}", app_sql, app_params, app_ef, app_queries)]
     variants += [
         (f"no_document_scope_ef{ef}", bare_sql, ["VECTOR"], ef, len(queries)) for ef in ef_values
     ]
@@ -609,8 +627,7 @@ def knn_variants(
             bound = [literal if p == "VECTOR" else p for p in params]
             started = time.perf_counter()
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL hnsw.ef_search = {ef}")
-                cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                cursor.execute(stores.SEARCH_SETTINGS_SQL, [str(ef)])
                 cursor.execute(sql, bound)
                 rows = cursor.fetchall()
             latencies.append((time.perf_counter() - started) * 1000)
@@ -652,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{timings['server_start_s']:.1f} s, migrated in {timings['migrate_s']:.1f} s; "
         f"{machine['cpus']} CPUs, load {machine['load_average_1m_at_start']}"
     )
-    from apps.datasets import stores
+    from apps.datasets import fulltext, recording, stores
     from apps.providers.runtime.minilm import load_minilm
 
     started = time.perf_counter()
@@ -670,16 +687,19 @@ def main(argv: list[str] | None = None) -> int:
         "postgresql": P.server_setting("server_version"),
         "pgvector": _pgvector_version(),
         "build_session": {k: v.strip("'") for k, v in build_settings.items()},
-        "hnsw_m": 16,
-        "hnsw_ef_construction": 64,
+        "hnsw_m": stores.hnsw_m(),
+        "hnsw_ef_construction": stores.hnsw_ef_construction(),
         "hnsw_index": "partial per dataset, (embedding::vector(384)) vector_cosine_ops, "
         "built by stores.ensure_vector_index (CREATE INDEX CONCURRENTLY)",
-        "query_ef_search": stores.EF_SEARCH,
+        "vector_index_min_rows": stores.index_min_rows(),
+        "query_ef_search": stores.search_ef(TOP_K),
+        "fulltext_stats_ttl_s": fulltext.stats_ttl(),
+        "fulltext_candidates": fulltext.candidate_budget(),
         "query_iterative_scan": "relaxed_order",
         "shared_buffers": P.server_setting("shared_buffers"),
         "work_mem": P.server_setting("work_mem"),
         "top_k": TOP_K,
-        "retrieve_record": True,
+        "retrieve_record": "async (recorder thread)" if recording.record_async() else "sync",
         "chunks_per_document": CHUNKS_PER_DOCUMENT,
     }
 
@@ -700,6 +720,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     for key, row in real["modes"].items():
         print_breakdown(key, row["breakdown_ms"], row["mean_ms"])
+    cold = real["full_text_cold_stats"]
+    say(
+        f"full_text with cold caches (term statistics recounted for every query): p50 "
+        f"{cold['p50_ms']:.2f} ms, p99 {cold['p99_ms']:.2f} ms"
+    )
+    print_breakdown("full_text (cold)", cold["breakdown_ms"], cold["mean_ms"])
     say()
 
     synthetic: dict[str, dict] = {}
@@ -708,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
     say()
     say(
         f"synthetic clustered sets, semantic retrieve(), {size['queries']} queries, "
-        f"top_k={TOP_K}, ef_search={stores.EF_SEARCH}"
+        f"top_k={TOP_K}, ef_search={stores.search_ef(TOP_K)}"
     )
     say(
         f"{'N':>10} {'clusters':>9} {'build s':>8} {'index MB':>9} {'HNSW plan':>10} "
@@ -736,9 +762,10 @@ def main(argv: list[str] | None = None) -> int:
             f"N = {TARGETS['n']:,}: run without --quick)"
         )
     say(
-        f"settings: HNSW m=16, ef_construction=64 (pgvector defaults), build with "
+        f"settings: HNSW m={stores.hnsw_m()}, ef_construction={stores.hnsw_ef_construction()} "
+        f"(DATASET_HNSW_M / _EF_CONSTRUCTION), build with "
         f"maintenance_work_mem={memory}, max_parallel_maintenance_workers=1; queries "
-        f"ef_search={stores.EF_SEARCH} + iterative_scan=relaxed_order (set by the app); "
+        f"ef_search={stores.search_ef(TOP_K)} + iterative_scan=relaxed_order (set by the app); "
         f"shared_buffers={settings['shared_buffers']}"
     )
 

@@ -279,15 +279,18 @@ DATASET_INDEXING_STALE_SECONDS = env.int("DATASET_INDEXING_STALE_SECONDS", defau
 # it holds DATASET_VECTOR_INDEX_MIN_ROWS embedded chunks (below, an exact scan is as fast and
 # ingest does not maintain a graph); m / ef_construction apply to indexes built afterwards;
 # ef_search is the candidate list per query (recall vs latency; at least top_k).
-DATASET_VECTOR_INDEX_MIN_ROWS = env.int("DATASET_VECTOR_INDEX_MIN_ROWS", default=5000)
+DATASET_VECTOR_INDEX_MIN_ROWS = env.int("DATASET_VECTOR_INDEX_MIN_ROWS", default=2000)
 DATASET_HNSW_M = env.int("DATASET_HNSW_M", default=16)
 DATASET_HNSW_EF_CONSTRUCTION = env.int("DATASET_HNSW_EF_CONSTRUCTION", default=128)
-DATASET_HNSW_EF_SEARCH = env.int("DATASET_HNSW_EF_SEARCH", default=200)
+DATASET_HNSW_EF_SEARCH = env.int("DATASET_HNSW_EF_SEARCH", default=100)
 # Full-text: seconds the per-dataset term statistics (IDF weights) are cached per process,
 # and how many rows matching the query's rarest terms are scored before falling back to
 # scoring every match (exact either way; see apps/datasets/fulltext.py).
 DATASET_FULLTEXT_STATS_TTL = env.float("DATASET_FULLTEXT_STATS_TTL", default=60.0)
 DATASET_FULLTEXT_CANDIDATES = env.int("DATASET_FULLTEXT_CANDIDATES", default=1000)
+# Hit counts and recorded queries of retrievals are written by a background thread of the
+# process (batched, off the request path); 0: written by the request itself.
+DATASET_RETRIEVAL_RECORD_ASYNC = env.bool("DATASET_RETRIEVAL_RECORD_ASYNC", default=True)
 WEB_TOKEN_MAX_AGE = env.int("WEB_TOKEN_MAX_AGE", default=7200)  # seconds
 
 LOGGING = {

@@ -121,7 +121,7 @@ class SegmentAdmin(admin.ModelAdmin):
         "word_count", "tokens", "index_node_id",
         "index_node_hash", "hit_count", "status", "error", "created_at", "updated_at",
     )  # fmt: skip
-    list_select_related = ("document",)
+    list_select_related = ("document", "hits")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

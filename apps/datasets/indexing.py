@@ -2,11 +2,17 @@
 indexing → completed (or error / paused).
 
 Idempotent and resumable: segments are upserted by (document, position) one batch per
-transaction, a run first deletes the segments beyond its new count, and a segment whose
-content hash is unchanged and already completed is not embedded again — so a re-delivered,
-retried or re-queued run never duplicates chunks and a crashed run resumes cheaply.
-``heartbeat_at`` moves at every stage and batch; a paused document stops at the next batch
-boundary.
+statement (transaction), a run first deletes the segments beyond its new count, and a
+segment whose content hash is unchanged and already completed is not embedded again — so a
+re-delivered, retried or re-queued run never duplicates chunks and a crashed run resumes
+cheaply. ``heartbeat_at`` moves at every stage and batch; a paused document stops at the
+next batch boundary.
+
+Cheap around the embedder: chunks are embedded in batches of similar length (less
+padding), each batch is written with one statement (binary vectors, ``search_vector``
+computed in the same INSERT), the pause check and the heartbeat are one UPDATE per batch,
+and the dataset's HNSW index is only built (once) when the dataset is large enough for it
+to matter (``stores.ensure_vector_index_quietly``).
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from apps.core.errors import AppError
 from apps.datasets import stores
-from apps.datasets.models import ChildChunk, Dataset, Document, Segment
+from apps.datasets.models import Dataset, Document, Segment
 from apps.datasets.rag.cleaning import clean_text
 from apps.datasets.rag.process_rule import process_rule_settings
 from apps.datasets.rag.splitting import split_general, split_parent_child
@@ -40,10 +47,6 @@ RUNNING = (S.PARSING, S.CLEANING, S.SPLITTING, S.INDEXING)
 TRANSIENT_CODES = frozenset(
     {"rate_limit_error", "invoke_connection_error", "invoke_server_unavailable"}
 )
-SEGMENT_FIELDS = [
-    "content", "answer", "word_count", "tokens", "keywords", "index_node_id", "index_node_hash",
-    "enabled", "status", "error", "embedding", "updated_at",
-]  # fmt: skip
 
 
 class TransientIndexingError(Exception):
@@ -159,19 +162,36 @@ def _pipeline(document: Document) -> None:
     pending = _write_plan(document, chunks)
     embedder = Embedder(dataset) if dataset.indexing_technique == "high_quality" else None
     for batch in _batches(pending, hierarchical=is_hierarchical(document)):
-        if Document.objects.filter(pk=document.pk, is_paused=True).exists():
+        if _heartbeat_paused(document):
             _touch(document, indexing_status=S.PAUSED, paused_at=timezone.now())
             return
-        _index_batch(document, batch, embedder)
-        _touch(document)
-    totals = [s.tokens for s in document.segments.only("tokens")]
+        _write_batch(document, batch, _embed_batch(document, batch, embedder))
+    if embedder is not None and dataset.embedding_dimensions:
+        stores.ensure_vector_index_quietly(
+            dataset_id=dataset.pk, dimensions=dataset.embedding_dimensions
+        )
+    tokens = document.segments.aggregate(total=Sum("tokens"))["total"] or 0
     words = sum(len(c.content) for c in chunks)
     now = timezone.now()
     started = document.processing_started_at or now
     _touch(
-        document, indexing_status=S.COMPLETED, completed_at=now, tokens=sum(totals),
+        document, indexing_status=S.COMPLETED, completed_at=now, tokens=tokens,
         word_count=words, indexing_latency=(now - started).total_seconds(), error="",
     )  # fmt: skip
+
+
+def _heartbeat_paused(document: Document) -> bool:
+    """Move the heartbeat and read the pause flag: one statement per batch."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE datasets_document SET heartbeat_at = %s, updated_at = %s WHERE id = %s "
+            "RETURNING is_paused",
+            [now, now, document.pk],
+        )
+        row = cursor.fetchone()
+    document.heartbeat_at = document.updated_at = now
+    return bool(row and row[0])
 
 
 def is_hierarchical(document: Document) -> bool:
@@ -192,13 +212,16 @@ def plan_chunks(text: str, document: Document) -> list[Chunk]:
 
 
 def _write_plan(document: Document, chunks: list[Chunk]) -> list[Chunk]:
-    """Drop segments beyond the new count; return the chunks that still need indexing."""
+    """Drop segments beyond the new count; return the chunks that still need indexing (a
+    document without segments yet: one query)."""
+    existing = list(document.segments.values_list("position", "index_node_hash", "status"))
+    done = {(position, digest) for position, digest, status in existing if status == "completed"}
+    pending = [c for c in chunks if (c.position, c.hash) not in done]
+    if not existing:
+        return pending
     with transaction.atomic():
-        document.segments.filter(position__gt=len(chunks)).delete()
-        done = set(
-            document.segments.filter(status="completed").values_list("position", "index_node_hash")
-        )
-        pending = [c for c in chunks if (c.position, c.hash) not in done]
+        if any(position > len(chunks) for position, _, _ in existing):
+            document.segments.filter(position__gt=len(chunks)).delete()
         Segment.objects.filter(
             document=document, position__in=[c.position for c in pending]
         ).update(status="indexing")
@@ -206,10 +229,15 @@ def _write_plan(document: Document, chunks: list[Chunk]) -> list[Chunk]:
 
 
 def _batches(chunks: list[Chunk], *, hierarchical: bool) -> Iterator[list[Chunk]]:
-    """Groups of chunks with at most BATCH_SIZE texts to embed (children when parent-child)."""
+    """Groups of chunks with at most BATCH_SIZE texts to embed (children when parent-child),
+    by length: a batch is padded to its longest text, so mixing short and long chunks in one
+    batch wastes model time (the model call sorts only within its batch)."""
     batch: list[Chunk] = []
     size = 0
-    for chunk in chunks:
+    weight_of = (
+        (lambda c: sum(map(len, c.children))) if hierarchical else (lambda c: len(c.content))
+    )
+    for chunk in sorted(chunks, key=weight_of):
         weight = len(chunk.children) if hierarchical else 1
         if batch and size + weight > BATCH_SIZE:
             yield batch
@@ -240,6 +268,8 @@ class Embedder:
 
     def _check_dimensions(self, dims: int) -> None:
         dataset = self.dataset
+        if dataset.embedding_dimensions == dims:
+            return
         if dataset.embedding_dimensions is None:
             Dataset.objects.filter(pk=dataset.pk, embedding_dimensions__isnull=True).update(
                 embedding_dimensions=dims
@@ -250,44 +280,36 @@ class Embedder:
                 f"the embedding model returned {dims} dimensions but the dataset's vectors have "
                 f"{dataset.embedding_dimensions}; re-index the dataset after changing its model"
             )
-        stores.ensure_vector_index(dataset_id=dataset.pk, dimensions=dims)
 
 
-def _index_batch(document: Document, batch: list[Chunk], embedder: Embedder | None) -> None:
+def _embed_batch(
+    document: Document, batch: list[Chunk], embedder: Embedder | None
+) -> stores.VectorBatch | None:
     hierarchical = is_hierarchical(document)
     texts = [t for c in batch for t in (c.children if hierarchical else [c.content])]
-    vectors = embedder.embed(texts) if embedder else [None] * len(texts)
-    vector_iter = iter(vectors)
-    now = timezone.now()
-    rows, child_rows = [], []
-    for chunk in batch:
-        segment = Segment(
-            workspace_id=document.workspace_id, dataset_id=document.dataset_id,
-            document=document, position=chunk.position, content=chunk.content,
-            word_count=len(chunk.content), tokens=count_tokens(chunk.content),
-            index_node_hash=chunk.hash, status="completed", error="", enabled=True,
-            embedding=None if hierarchical else next(vector_iter), updated_at=now,
-        )  # fmt: skip
-        segment.index_node_id = str(segment.id)
-        rows.append(segment)
+    return stores.VectorBatch(embedder.embed(texts)) if embedder else None
+
+
+def _write_batch(
+    document: Document, batch: list[Chunk], vectors: stores.VectorBatch | None
+) -> None:
+    """One statement for the segments (embeddings and search vectors included); parent-child
+    adds the children's delete + insert, in one transaction with it."""
+    rows = [
+        stores.SegmentRow(c.position, c.content, count_tokens(c.content), c.hash) for c in batch
+    ]
+    ids = dict(workspace_id=document.workspace_id, dataset_id=document.dataset_id,
+               document_id=document.pk)  # fmt: skip
+    if not is_hierarchical(document):
+        stores.upsert_segments(**ids, rows=rows, vectors=vectors)
+        return
     with transaction.atomic():
-        saved = Segment.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["document", "position"],
-            update_fields=[f for f in SEGMENT_FIELDS if f not in ("index_node_id", "enabled")],
-        )  # fmt: skip
-        if hierarchical:
-            for chunk, segment in zip(batch, saved, strict=True):
-                ChildChunk.objects.filter(segment_id=segment.pk).delete()
-                for position, content in enumerate(chunk.children, start=1):
-                    child = ChildChunk(
-                        workspace_id=document.workspace_id, dataset_id=document.dataset_id,
-                        document=document, segment_id=segment.pk, position=position,
-                        content=content, word_count=len(content), tokens=count_tokens(content),
-                        embedding=next(vector_iter),
-                    )  # fmt: skip
-                    child.index_node_id = str(child.id)
-                    child_rows.append(child)
-            ChildChunk.objects.bulk_create(child_rows)
-        stores.refresh_search_vectors(
-            segment_ids=[s.pk for s in saved], child_ids=[c.pk for c in child_rows]
+        saved = stores.upsert_segments(**ids, rows=rows, vectors=None)
+        children = [
+            stores.ChildRow(saved[chunk.position], position, content, count_tokens(content))
+            for chunk in batch
+            for position, content in enumerate(chunk.children, start=1)
+        ]
+        stores.replace_children(
+            **ids, segment_ids=list(saved.values()), rows=children, vectors=vectors
         )

@@ -14,6 +14,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from pgvector.django import VectorField
 
@@ -115,7 +116,16 @@ class Document(WorkspaceScoped):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["dataset", "position"])]
+        indexes = [
+            models.Index(fields=["dataset", "position"]),
+            # the documents retrieval must skip (stores.scope): usually none, found without
+            # reading the dataset's documents on every query
+            models.Index(
+                fields=["dataset"],
+                name="document_unsearchable",
+                condition=~models.Q(enabled=True, archived=False, indexing_status="completed"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -135,7 +145,6 @@ class Segment(WorkspaceScoped):
     keywords = models.JSONField(default=list, blank=True)
     index_node_id = models.CharField(max_length=64, blank=True, default="")
     index_node_hash = models.CharField(max_length=64, blank=True, default="")
-    hit_count = models.IntegerField(default=0)
     enabled = models.BooleanField(default=True)
     status = models.CharField(max_length=16, default="completed")
     error = models.TextField(blank=True, default="")
@@ -156,6 +165,29 @@ class Segment(WorkspaceScoped):
 
     def __str__(self) -> str:
         return f"segment {self.position} of {self.document_id}"
+
+    @property
+    def hit_count(self) -> int:
+        """Times retrieval returned this segment (kept in ``SegmentHit``; load with
+        ``select_related("hits")`` to avoid a query per segment)."""
+        try:
+            return self.hits.hit_count
+        except ObjectDoesNotExist:
+            return 0
+
+
+class SegmentHit(models.Model):
+    """How often retrieval returned a segment. Off the segment row on purpose: updating a
+    segment row writes a new version of it into the dataset's HNSW and GIN indexes (a graph
+    insert per hit on a large dataset); this table has only its primary key."""
+
+    segment = models.OneToOneField(
+        Segment, on_delete=models.CASCADE, primary_key=True, related_name="hits"
+    )
+    hit_count = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.hit_count} hits of {self.segment_id}"
 
 
 class ChildChunk(WorkspaceScoped):

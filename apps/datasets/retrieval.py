@@ -8,14 +8,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F
-
 from apps.core.errors import AppError, InvalidParam
-from apps.datasets import stores
+from apps.datasets import recording, stores
+from apps.datasets.fulltext import fulltext_search
 from apps.datasets.metadata_filter import check_conditions, matching_document_ids
-from apps.datasets.models import ChildChunk, Dataset, DatasetQuery, Document, Segment
+from apps.datasets.models import ChildChunk, Dataset, Document, Segment
 from apps.datasets.rag.fusion import weighted_fusion
 from apps.datasets.rag.rerank import Reranker
+from apps.providers.runtime.base import ModelType
 from apps.providers.services import WorkspaceModelRuntime, default_model_get, provider_get
 from apps.tenants.models import Workspace
 
@@ -65,7 +65,8 @@ class _ProviderReranker:
             workspace=self.workspace, provider_name=self.runtime.name
         )
         with provider_errors():
-            return list(self.runtime.rerank(credentials, self.model, query, documents, top_n))  # type: ignore[attr-defined]
+            result = self.runtime.rerank(credentials, self.model, query, documents, top_n=top_n)
+        return list(result.ranked)
 
 
 def reranker_for(workspace: Workspace, reranking_model: dict | None) -> Reranker | None:
@@ -83,7 +84,7 @@ def reranker_for(workspace: Workspace, reranking_model: dict | None) -> Reranker
         reranker = _ProviderReranker(workspace, provider, name)
     except AppError:
         return None
-    return reranker if hasattr(reranker.runtime, "rerank") else None
+    return reranker if reranker.runtime.supports(ModelType.RERANK) else None
 
 
 def _allowed_documents(datasets: list[Dataset], metadata_filter: dict | None) -> list[str] | None:
@@ -95,8 +96,9 @@ def _allowed_documents(datasets: list[Dataset], metadata_filter: dict | None) ->
 
 
 def _search(
-    datasets: list[Dataset], query: str, config: dict[str, Any], document_ids: list[str] | None
-) -> list[stores.Hit]:
+    workspace: Workspace, datasets: list[Dataset], query: str, config: dict[str, Any],
+    document_ids: list[str] | None,
+) -> list[stores.Hit]:  # fmt: skip
     method, top_k = config["search_method"], config["top_k"]
     semantic: list[stores.Hit] = []
     keyword: list[stores.Hit] = []
@@ -105,7 +107,7 @@ def _search(
     vector_sets = [d for d in vector_sets if d.embedding_dimensions] if wants_vectors else []
     text_sets = [d for d in datasets if d not in vector_sets or method != "semantic_search"]
     if vector_sets:
-        runtime = WorkspaceModelRuntime(vector_sets[0].workspace)
+        runtime = WorkspaceModelRuntime(workspace)
         vectors: dict[tuple[str, str], list[float]] = {}
         for dataset in vector_sets:
             key = (dataset.embedding_model_provider, dataset.embedding_model)
@@ -120,7 +122,7 @@ def _search(
     for hierarchical in (False, True):
         group = [d.pk for d in text_sets if _hierarchical(d) == hierarchical]
         if group:
-            keyword += stores.fulltext_search(
+            keyword += fulltext_search(
                 dataset_ids=group, query=query, top_k=top_k, hierarchical=hierarchical,
                 document_ids=document_ids,
             )  # fmt: skip
@@ -164,7 +166,7 @@ def retrieve(
                 code="provider_not_initialize", status=400,
             )  # fmt: skip
     document_ids = _allowed_documents(datasets, metadata_filter)
-    hits = _search(datasets, query, config, document_ids)
+    hits = _search(workspace, datasets, query, config, document_ids)
     chunks = _load(hits)
     if reranker is not None and chunks:
         ranked = reranker.rerank(query, [c.segment.content for c in chunks], len(chunks))
@@ -173,33 +175,41 @@ def retrieve(
         threshold = float(config["score_threshold"])
         chunks = [c for c in chunks if c.score >= threshold]
     chunks = sorted(chunks, key=lambda c: c.score, reverse=True)[: config["top_k"]]
-    if chunks:
-        Segment.objects.filter(pk__in=[c.segment.pk for c in chunks]).update(
-            hit_count=F("hit_count") + 1
+    recording.record(
+        recording.Retrieval(
+            workspace_id=str(workspace.pk), query=query, source=source, retrieval_model=config,
+            elapsed=time.monotonic() - started,
+            segment_ids=[str(c.segment.pk) for c in chunks],
+            dataset_ids=[str(d.pk) for d in datasets] if record else [],
+            result_counts=[sum(c.segment.dataset_id == d.pk for c in chunks) for d in datasets],
         )
-    if record:
-        elapsed = time.monotonic() - started
-        DatasetQuery.objects.bulk_create(
-            DatasetQuery(
-                workspace=workspace,
-                dataset=d,
-                content=query,
-                source=source,
-                retrieval_model=config,
-                elapsed=elapsed,
-                result_count=sum(1 for c in chunks if c.segment.dataset_id == d.pk),
-            )
-            for d in datasets
-        )
+    )  # fmt: skip
     return chunks
 
 
+# What callers read of a retrieved chunk (the retrieve API's records, the workflow node's
+# result items): every segment column but the vectors, and a few of its document's and
+# dataset's. Loading only these halves the cost of the query (JSON and vector parsing).
+_VECTORS = ("embedding", "search_vector")
+_LOADED = (
+    *(f.name for f in Segment._meta.concrete_fields if f.name not in _VECTORS),
+    "document__name", "document__data_source_type", "document__doc_metadata", "dataset__name",
+    "hits__hit_count",
+)  # fmt: skip
+
+
 def _load(hits: list[stores.Hit]) -> list[RetrievedChunk]:
-    segments = Segment.objects.select_related("document", "dataset").in_bulk(
-        [h.segment_id for h in hits]
+    segments = (
+        Segment.objects.select_related("document", "dataset", "hits")
+        .only(*_LOADED)
+        .in_bulk([h.segment_id for h in hits])
     )
     child_ids = [c for h in hits for c, _ in h.children]
-    children = ChildChunk.objects.in_bulk(child_ids) if child_ids else {}
+    children = (
+        ChildChunk.objects.defer("embedding", "search_vector").in_bulk(child_ids)
+        if child_ids
+        else {}
+    )
     result = []
     for hit in hits:
         segment = segments.get(stores.parse_uuid(hit.segment_id))  # type: ignore[call-overload]

@@ -69,6 +69,11 @@ def _index_segment(segment: Segment, document: Document) -> None:
         for i, text in enumerate(children, start=1)
     )
     stores.refresh_search_vectors(segment_ids=[segment.pk], child_ids=[c.pk for c in created])
+    if embedder is not None and dataset.embedding_dimensions:
+        dims = dataset.embedding_dimensions  # after commit: built CONCURRENTLY, if due
+        transaction.on_commit(
+            lambda: stores.ensure_vector_index_quietly(dataset_id=dataset.pk, dimensions=dims)
+        )
 
 
 def _document_totals(document: Document) -> None:

@@ -42,7 +42,8 @@ def test_ingest_bench_prints_a_table_then_its_figures_as_json() -> None:
     assert figures["mode"] == "smoke"
     for key in ("chunks_per_s", "raw_embedder_chunks_per_s", "ratio_to_raw_embedder"):
         assert _positive(figures[key]), key
-    assert set(figures["variants"]) == {"short", "long"}
+    assert set(figures["variants"]) == {"short", "long", "short_indexed"}
+    assert figures["variants"]["short_indexed"]["hnsw_index_during_ingest"] is True
     for variant in figures["variants"].values():
         assert variant["chunks"] > 0
         for key in ("chunks_per_s", "raw_embedder_chunks_per_s", "ratio_to_raw_embedder"):

@@ -220,7 +220,19 @@ def test_parent_child_document_stores_embedded_children():
     assert children.count() == 4 and not children.filter(embedding__isnull=True).exists()
 
 
-def test_semantic_query_uses_the_datasets_hnsw_index():
+def test_small_dataset_has_no_hnsw_index_until_it_reaches_the_threshold(settings):
+    settings.DATASET_VECTOR_INDEX_MIN_ROWS = 12
+    dataset = make_dataset(embedded_workspace())
+    _doc(dataset, text="\n\n".join(PARAGRAPHS[:5]))
+    assert not stores.vector_index_exists(dataset_id=dataset.pk)
+    services.document_create_from_text(
+        dataset=dataset, name="more", text="\n\n".join(PARAGRAPHS[5:12]), process_rule=RULE
+    )
+    assert stores.vector_index_exists(dataset_id=dataset.pk)  # 12 embedded rows now
+
+
+def test_semantic_query_uses_the_datasets_hnsw_index(settings):
+    settings.DATASET_VECTOR_INDEX_MIN_ROWS = 0
     dataset = make_dataset(embedded_workspace())
     _doc(dataset, text="\n\n".join(PARAGRAPHS[:5]))
     sql, params = stores.semantic_sql(
@@ -242,3 +254,21 @@ def test_periodic_task_registration_is_idempotent():
     tasks.ensure_periodic_tasks()
     task = PeriodicTask.objects.get(task=tasks.REQUEUE_TASK)
     assert task.interval.every == 60 and task.enabled
+
+
+def test_the_search_scope_finds_excluded_documents_by_index(settings):
+    """The k-NN scope's "documents to skip" subquery can use the partial index (no read of
+    every document of the dataset per query)."""
+    settings.DATASET_VECTOR_INDEX_MIN_ROWS = 0
+    dataset = make_dataset(embedded_workspace())
+    _doc(dataset, text="\n\n".join(PARAGRAPHS[:3]))
+    sql, params = stores.semantic_sql(
+        dataset_id=dataset.pk, dimensions=384, hierarchical=False, top_k=3
+    )
+    vector = stores.vector_literal([0.1] * 384)
+    params = [vector if p == "VECTOR" else p for p in params]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "document_unsearchable" in plan, plan

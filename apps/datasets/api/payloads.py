@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from apps.datasets.models import ChildChunk, Dataset, Document, MetadataField, Segment
+from django.db.models import Sum
+
+from apps.datasets.models import (
+    ChildChunk,
+    Dataset,
+    Document,
+    MetadataField,
+    Segment,
+    SegmentHit,
+)
 
 DEFAULT_RETRIEVAL_MODEL: dict[str, Any] = {
     "search_method": "semantic_search",
@@ -197,7 +206,10 @@ def document_payload(
                 "indexing_latency": document.indexing_latency,
                 "segment_count": count,
                 "average_segment_length": (document.word_count / count) if count else 0,
-                "hit_count": sum(segments.values_list("hit_count", flat=True)),
+                "hit_count": SegmentHit.objects.filter(segment__document=document).aggregate(
+                    total=Sum("hit_count")
+                )["total"]
+                or 0,
             }
         )
     return data

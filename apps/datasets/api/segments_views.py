@@ -44,7 +44,7 @@ class SegmentListView(DatasetAPIView):
             qs = qs.filter(status__in=params["status"])
         if params["keyword"]:
             qs = qs.filter(content__icontains=params["keyword"])
-        qs = qs.prefetch_related("child_chunks").order_by("position")
+        qs = qs.select_related("hits").prefetch_related("child_chunks").order_by("position")
         items, meta = paginate(qs, page=params["page"], limit=params["limit"])
         return Response(
             {"data": [segment_payload(x) for x in items], "doc_form": document.doc_form, **meta}
