@@ -152,3 +152,29 @@ def test_retriever_port_returns_dify_result_items(corpus):
     assert meta["dataset_id"] == str(dataset.pk) and meta["dataset_name"] == "Facts"
     assert meta["position"] == 1 and 0 < meta["score"] <= 1 and meta["segment_id"]
     assert DatasetQuery.objects.filter(source="app").count() == 1
+
+
+def test_reranking_with_a_rerank_model_reorders_by_its_scores(corpus, fake_openai):
+    """A rerank model of the OpenAI-compatible provider (POST /v1/rerank on the fake server,
+    scoring by shared words) reorders the candidates and its scores become the scores."""
+    from apps.providers.services import default_model_set, provider_credentials_set
+
+    workspace, dataset = corpus
+    provider_credentials_set(
+        workspace=workspace, provider_name="openai_api_compatible",
+        credentials={"base_url": fake_openai.base_url, "api_key": fake_openai.api_key,
+                     "models": "fake-rerank:rerank"},
+    )  # fmt: skip
+    default_model_set(
+        workspace=workspace, model_type="rerank", provider_name="openai_api_compatible",
+        model="fake-rerank",
+    )  # fmt: skip
+    query = QUESTIONS["txt"]
+    found = _top(workspace, [dataset.pk], query, search_method="hybrid_search",
+                 reranking_enable=True, top_k=3)  # fmt: skip
+    sent = fake_openai.requests_to("/rerank")
+    assert sent and sent[-1].json["query"] == query and sent[-1].json["model"] == "fake-rerank"
+    assert found and [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+    words = {w.lower().strip(".,?!") for w in query.split()}
+    best = {w.lower().strip(".,?!") for w in found[0].segment.content.split()} & words
+    assert found[0].score == pytest.approx(len(best) / len(words))
