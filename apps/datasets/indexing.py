@@ -230,15 +230,19 @@ def _write_plan(document: Document, chunks: list[Chunk]) -> list[Chunk]:
 
 def _batches(chunks: list[Chunk], *, hierarchical: bool) -> Iterator[list[Chunk]]:
     """Groups of chunks with at most BATCH_SIZE texts to embed (children when parent-child),
-    by length: a batch is padded to its longest text, so mixing short and long chunks in one
-    batch wastes model time (the model call sorts only within its batch)."""
+    by length and of even sizes: a batch is padded to its longest text, so sorting keeps
+    short and long texts apart, and 100 chunks go as 50 + 50 rather than 64 + 36 (the first
+    batch's longest text is then shorter; measured faster than one call over all of them)."""
+    if not hierarchical:
+        ordered = sorted(chunks, key=lambda c: len(c.content))
+        count = -(-len(ordered) // BATCH_SIZE)
+        for i in range(count):
+            yield ordered[len(ordered) * i // count : len(ordered) * (i + 1) // count]
+        return
     batch: list[Chunk] = []
     size = 0
-    weight_of = (
-        (lambda c: sum(map(len, c.children))) if hierarchical else (lambda c: len(c.content))
-    )
-    for chunk in sorted(chunks, key=weight_of):
-        weight = len(chunk.children) if hierarchical else 1
+    for chunk in sorted(chunks, key=lambda c: sum(map(len, c.children))):
+        weight = len(chunk.children)
         if batch and size + weight > BATCH_SIZE:
             yield batch
             batch, size = [], 0

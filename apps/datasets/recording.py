@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -43,7 +43,7 @@ class Retrieval:
     elapsed: float
     segment_ids: Sequence[str] = ()  # one hit each
     dataset_ids: Sequence[str] = ()  # a recorded query each (empty: not recorded)
-    result_counts: Sequence[int] = field(default=())
+    result_counts: Sequence[int] = ()  # per dataset of dataset_ids
 
 
 def record_async() -> bool:

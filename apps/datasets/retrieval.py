@@ -181,7 +181,9 @@ def retrieve(
             elapsed=time.monotonic() - started,
             segment_ids=[str(c.segment.pk) for c in chunks],
             dataset_ids=[str(d.pk) for d in datasets] if record else [],
-            result_counts=[sum(c.segment.dataset_id == d.pk for c in chunks) for d in datasets],
+            result_counts=[
+                sum(c.segment.dataset_id == d.pk for c in chunks) for d in datasets if record
+            ],
         )
     )  # fmt: skip
     return chunks

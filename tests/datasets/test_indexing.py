@@ -95,7 +95,7 @@ def test_crashed_worker_is_requeued_and_completes_without_duplicates(monkeypatch
         _doc(dataset)
     document = Document.objects.get(dataset=dataset)
     assert document.indexing_status == "indexing"  # left running: nothing marked it
-    assert document.segments.filter(status="completed").count() == 64  # first batch kept
+    assert document.segments.filter(status="completed").count() == 50  # first batch kept
     tasks.requeue_stale_documents()  # heartbeat still fresh: not touched
     assert Document.objects.get(pk=document.pk).indexing_status == "indexing"
 
@@ -106,7 +106,7 @@ def test_crashed_worker_is_requeued_and_completes_without_duplicates(monkeypatch
     document.refresh_from_db()
     assert document.indexing_status == "completed" and document.indexing_attempts == 2
     assert document.segments.count() == 150 == document.segments.filter(status="completed").count()
-    assert calls["n"] == 2 + 2  # the resumed run embedded only the 86 missing chunks
+    assert calls["n"] == 2 + 2  # the resumed run embedded only the 100 missing chunks
 
 
 def test_stale_document_fails_after_three_attempts():
@@ -132,7 +132,7 @@ def test_pause_stops_at_batch_boundary_and_resume_finishes(monkeypatch):
     monkeypatch.setattr(WorkspaceModelRuntime, "embed", pause_during_first_batch)
     document = _doc(dataset)
     assert document.indexing_status == "paused" and document.is_paused
-    assert document.segments.filter(status="completed").count() == 64
+    assert document.segments.filter(status="completed").count() == 50  # 150 = 3 x 50
     monkeypatch.setattr(WorkspaceModelRuntime, "embed", original)
     document = services.document_resume(document=document)
     assert document.indexing_status == "completed" and not document.is_paused
@@ -245,6 +245,17 @@ def test_semantic_query_uses_the_datasets_hnsw_index(settings):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert f"Index Scan using {stores.index_names(dataset.pk)[0]}" in plan, plan
+
+
+def test_batches_are_even_sorted_by_length_and_at_most_the_batch_size():
+    chunks = [indexing.Chunk(i, "x" * (i % 7 + 1)) for i in range(1, 151)]
+    batches = list(indexing._batches(chunks, hierarchical=False))
+    assert [len(b) for b in batches] == [50, 50, 50]
+    lengths = [len(c.content) for b in batches for c in b]
+    assert lengths == sorted(lengths)
+    assert sorted(c.position for b in batches for c in b) == list(range(1, 151))
+    assert [len(b) for b in indexing._batches(chunks[:64], hierarchical=False)] == [64]
+    assert [len(b) for b in indexing._batches(chunks[:65], hierarchical=False)] == [32, 33]
 
 
 def test_periodic_task_registration_is_idempotent():

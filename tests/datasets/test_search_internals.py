@@ -143,6 +143,18 @@ def test_hits_are_counted_off_the_segment_row_and_survive_a_reindex():
     assert not SegmentHit.objects.exists()
 
 
+def test_unrecorded_retrieval_still_counts_hits():
+    workspace = embedded_workspace()
+    dataset = make_dataset(workspace, indexing_technique="economy")
+    services.document_create_from_text(dataset=dataset, name="n", text="Alpha beta gamma.")
+    found = retrieval.retrieve(
+        workspace=workspace, dataset_ids=[str(dataset.pk)], query="alpha",
+        retrieval_model={"search_method": "full_text_search"}, record=False,
+    )  # fmt: skip
+    assert Segment.objects.get(pk=found[0].segment.pk).hit_count == 1
+    assert not DatasetQuery.objects.filter(dataset=dataset).exists()
+
+
 def test_recording_skips_a_segment_deleted_meanwhile():
     workspace = embedded_workspace()
     dataset = make_dataset(workspace, indexing_technique="economy")
