@@ -32,6 +32,7 @@ from apps.workflows.engine.agent_loop import (
     AgentStopped,
     AgentTool,
     TextDelta,
+    schema_without,
 )
 from apps.workflows.engine.ports import ToolResult
 from apps.workflows.models import Message
@@ -87,10 +88,7 @@ def _bind(workspace: Workspace, index: int, raw: Mapping[str, Any]) -> AgentTool
     if described is None:
         raise InvalidParam(f"tool {provider_id}/{tool_name} ({provider_type}) is not available")
     fixed = {k: v for k, v in (raw.get("tool_parameters") or {}).items() if v not in (None, "")}
-    schema = dict(described.parameters)
-    if fixed and isinstance(schema.get("properties"), Mapping):
-        schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in fixed}
-        schema["required"] = [r for r in schema.get("required", []) if r not in fixed]
+    schema = schema_without(described.parameters, fixed)
 
     def call(args: dict[str, Any]) -> ToolResult:
         return invoker.invoke(

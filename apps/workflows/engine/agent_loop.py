@@ -103,6 +103,16 @@ def _tools_unsupported(exc: BaseException) -> bool:
     return False
 
 
+def schema_without(schema: Mapping[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool's argument schema minus the parameters fixed where the tool is configured
+    (the model must not be asked for them)."""
+    result = dict(schema)
+    if fixed and isinstance(result.get("properties"), Mapping):
+        result["properties"] = {k: v for k, v in result["properties"].items() if k not in fixed}
+        result["required"] = [r for r in result.get("required", []) if r not in fixed]
+    return result
+
+
 def parse_arguments(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")

@@ -11,7 +11,14 @@ from typing import Any
 
 from apps.providers.runtime.base import ChatMessage, ToolSpec
 
-from ..agent_loop import STRATEGIES, AgentLoop, AgentRound, AgentStopped, TextDelta
+from ..agent_loop import (
+    STRATEGIES,
+    AgentLoop,
+    AgentRound,
+    AgentStopped,
+    TextDelta,
+    schema_without,
+)
 from ..agent_loop import AgentTool as BoundTool
 from ..errors import NodeError
 from ..events import AgentLog
@@ -168,15 +175,8 @@ class AgentNode(Node):
         describe = getattr(ctx.ports.tool_invoker, "describe", None)
         if callable(describe):
             described = describe(tool.provider_type, tool.provider_id, tool.tool_name)
-        if described is not None:
-            schema = dict(described.parameters)
-        else:
-            schema = _schema_from_dify(tool.schemas)
-        if tool.fixed and isinstance(schema.get("properties"), Mapping):
-            schema["properties"] = {
-                k: v for k, v in schema["properties"].items() if k not in tool.fixed
-            }
-            schema["required"] = [r for r in schema.get("required", []) if r not in tool.fixed]
+        raw = described.parameters if described is not None else _schema_from_dify(tool.schemas)
+        schema = schema_without(raw, tool.fixed)
         description = tool.description or (described.description if described else "")
         return ToolSpec(tool.name, description, schema)
 
