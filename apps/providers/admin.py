@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
+from apps.core.admin_mixins import CREDENTIAL_STATUS_FIELDS, ProviderCredentialAdminMixin
 from apps.core.errors import AppError
 from apps.providers import services
 from apps.providers.models import DefaultModel, ProviderCredential
@@ -98,32 +99,14 @@ class ProviderCredentialForm(forms.ModelForm):
 
 
 @admin.register(ProviderCredential)
-class ProviderCredentialAdmin(admin.ModelAdmin):
+class ProviderCredentialAdmin(ProviderCredentialAdminMixin, admin.ModelAdmin):
     form = ProviderCredentialForm
     list_display = ["provider", "workspace", "is_valid", "last_validated_at", "updated_at"]
     list_filter = ["provider", "is_valid"]
     search_fields = ["workspace__name", "provider"]
-    readonly_fields = ["masked_credentials", "is_valid", "last_validated_at", "last_error"]
+    readonly_fields = CREDENTIAL_STATUS_FIELDS
     actions = ["validate_credentials"]
     autocomplete_fields = ["workspace"]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
-        kwargs["fields"] = None  # the form declares its own (per-provider) fields
-        base = super().get_form(request, obj, change=change, **kwargs)
-        provider_name = request.GET.get("provider") or request.POST.get("provider")
-
-        class BoundForm(base):  # type: ignore[misc, valid-type]
-            def __init__(self, *args: Any, **kw: Any):
-                super().__init__(*args, provider_name=provider_name, **kw)
-
-        return BoundForm
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        form = self.get_form(request, obj)(instance=obj)
-        fields = list(form.fields)
-        return fields + (
-            ["masked_credentials", "is_valid", "last_validated_at", "last_error"] if obj else []
-        )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         saved = services.provider_credentials_store(

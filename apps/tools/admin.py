@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
+from apps.core.admin_mixins import CREDENTIAL_STATUS_FIELDS, ProviderCredentialAdminMixin
 from apps.core.errors import AppError
 from apps.tools import payloads, selectors, services
 from apps.tools.base import ToolDeclaration
@@ -125,30 +126,14 @@ class BuiltinToolCredentialForm(forms.ModelForm):
 
 
 @admin.register(BuiltinToolCredential)
-class BuiltinToolCredentialAdmin(admin.ModelAdmin):
+class BuiltinToolCredentialAdmin(ProviderCredentialAdminMixin, admin.ModelAdmin):
     form = BuiltinToolCredentialForm
     list_display = ["provider", "workspace", "is_valid", "last_validated_at", "updated_at"]
     list_filter = ["provider", "is_valid"]
     search_fields = ["workspace__name", "provider"]
-    readonly_fields = ["masked_credentials", "is_valid", "last_validated_at", "last_error"]
+    readonly_fields = CREDENTIAL_STATUS_FIELDS
     actions = ["test"]
     autocomplete_fields = ["workspace"]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
-        kwargs["fields"] = None  # the form declares its own (per-provider) fields
-        base = super().get_form(request, obj, change=change, **kwargs)
-        provider_name = request.GET.get("provider") or request.POST.get("provider")
-
-        class BoundForm(base):  # type: ignore[misc, valid-type]
-            def __init__(self, *args: Any, **kw: Any):
-                super().__init__(*args, provider_name=provider_name, **kw)
-
-        return BoundForm
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        form = self.get_form(request, obj)(instance=obj)
-        extra = ["masked_credentials", "is_valid", "last_validated_at", "last_error"]
-        return list(form.fields) + (extra if obj else [])
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         saved = services.builtin_credentials_store(
