@@ -73,15 +73,33 @@ def test_completion_endpoints_refuse_chat_apps(url):
     assert_dify_error(client.post(url, CHAT, format="json"), 400, "app_unavailable")
 
 
+# Where Dify makes ``user`` optional, a call without it acts for the shared DEFAULT-USER.
+OPTIONAL_USER = {"/v1/messages", "/v1/conversations", f"/v1/conversations/{UNKNOWN}",
+                 f"/v1/conversations/{UNKNOWN}/name"}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("method", "url", "data"),
-    [e for e in ALL_ENDPOINTS if e[1] != "/v1/app/feedbacks"],
+    [e for e in ALL_ENDPOINTS if e[1] != "/v1/app/feedbacks" and e[1] not in OPTIONAL_USER],
 )
 def test_user_is_required(method, url, data, fake_openai):
     mode = "completion" if "completion" in url else "chat"
     client = service(app_key(chat_app(make_workspace(), fake_openai, mode=mode)))
     without = {k: v for k, v in data.items() if k != "user"}
     assert_dify_error(_call(client, method, url, without), 400, "invalid_param")
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "data"), [e for e in ALL_ENDPOINTS if e[1] in OPTIONAL_USER]
+)
+def test_optional_user_acts_for_the_default_user(method, url, data, fake_openai):
+    client = service(app_key(chat_app(make_workspace(), fake_openai)))
+    without = {k: v for k, v in data.items() if k != "user"}
+    response = _call(client, method, url, without)
+    if url == "/v1/conversations":
+        assert response.status_code == 200 and response.json()["data"] == []
+    else:  # the default user owns no such conversation
+        assert_dify_error(response, 404, "not_found")
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_preview_returns_the_bytes_to_the_uploader_only():
     attachment = client.get(url, {"user": "alice", "as_attachment": "true"})
     assert attachment["Content-Disposition"].startswith("attachment")
     assert_dify_error(client.get(url, {"user": "bob"}), 403, "file_access_denied")
-    assert_dify_error(client.get(url), 400, "invalid_param")
+    assert_dify_error(client.get(url), 403, "file_access_denied")  # DEFAULT-USER's view
     sibling = service(app_key(make_app(workspace)))
     assert_dify_error(sibling.get(url, {"user": "alice"}), 403, "file_access_denied")
     stranger = service(app_key(make_app(make_workspace())))
@@ -73,7 +73,7 @@ def test_upload_refusals_use_dify_codes(settings):
     client = service(app_key(make_app(make_workspace())))
     assert_dify_error(_upload(client, "tool.exe"), 415, "unsupported_file_type")
     assert_dify_error(_upload(client, "README"), 415, "unsupported_file_type")
-    assert_dify_error(_upload(client, user=None), 400, "invalid_param")
+    assert _upload(client, user=None).status_code == 201  # stored for DEFAULT-USER
     no_file = client.post("/v1/files/upload", {"user": "alice"}, format="multipart")
     assert_dify_error(no_file, 400, "no_file_uploaded")
     two = {

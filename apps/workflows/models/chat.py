@@ -20,6 +20,7 @@ class EndUser(WorkspaceScoped):
     session_id = models.CharField(max_length=255, help_text="the caller's `user` value")
     type = models.CharField(max_length=32, default="service_api")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -28,6 +29,11 @@ class EndUser(WorkspaceScoped):
 
     def __str__(self) -> str:
         return self.session_id
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Dify's flag for the shared end user of calls that send no ``user``."""
+        return self.session_id == "DEFAULT-USER"
 
 
 class Conversation(WorkspaceScoped):

@@ -8,6 +8,11 @@ urlpatterns = [
     path("parameters", app_views.AppParametersView.as_view(), name="service-app-parameters"),
     path("meta", app_views.AppMetaView.as_view(), name="service-app-meta"),
     path("site", app_views.AppSiteView.as_view(), name="service-app-site"),
+    path(
+        "end-users/<str:end_user_id>",
+        app_views.EndUserDetailView.as_view(),
+        name="service-end-user",
+    ),
     path("files/upload", app_views.FileUploadView.as_view(), name="service-file-upload"),
     path(
         "files/<str:file_id>/preview",

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from apps.core.errors import AppError, Forbidden
 from apps.workflows import conversation_variable_services as variables
-from apps.workflows import file_services, parameters
+from apps.workflows import file_services, parameters, selectors
 from apps.workflows.service_api.base import (
     CHAT_MODES,
     WEB_OR_APP_KEY,
@@ -38,6 +38,14 @@ class AppMetaView(ServiceAPIView):
         return Response(parameters.app_meta(app=self.app))
 
 
+class EndUserDetailView(ServiceAPIView):
+    """``GET /v1/end-users/{end_user_id}``: one end user of the key's app (EndUserDetail)."""
+
+    def get(self, request: Request, end_user_id: str) -> Response:
+        found = selectors.end_user_get(app=self.app, end_user_id=end_user_id)
+        return Response(selectors.end_user_detail(found))
+
+
 class AppSiteView(ServiceAPIView):
     """``GET /v1/site``: Dify's WebAppSettingsResponse (403 when the site is disabled)."""
 
@@ -60,7 +68,7 @@ class FileUploadView(ServiceAPIView):
             raise AppError("Please upload your file.", code="no_file_uploaded")
         if sum(len(files.getlist(name)) for name in files) > 1:
             raise AppError("Only one file is allowed.", code="too_many_files")
-        end_user = self.end_user(request)
+        end_user = self.end_user(request, required=False)
         assert end_user is not None
         upload = file_services.file_upload(app=self.app, end_user=end_user, uploaded=files["file"])
         return Response(file_services.file_payload(upload), status=status.HTTP_201_CREATED)
@@ -72,9 +80,8 @@ class FilePreviewView(ServiceAPIView):
     authentication_classes = WEB_OR_APP_KEY
 
     def get(self, request: Request, file_id: str) -> FileResponse:
-        upload = file_services.file_for_preview(
-            app=self.app, end_user=self.end_user(request, create=False), file_id=file_id
-        )
+        end_user = self.end_user(request, create=False, required=False)
+        upload = file_services.file_for_preview(app=self.app, end_user=end_user, file_id=file_id)
         attachment = request.query_params.get("as_attachment", "").lower() in ("1", "true")
         response = FileResponse(
             upload.file.open("rb"),
@@ -98,7 +105,7 @@ class ConversationVariablesView(ServiceAPIView):
         return Response(
             variables.conversation_variables_list(
                 app=self.app,
-                end_user=self.end_user(request, create=False),
+                end_user=self.end_user(request, create=False, required=False),
                 conversation_id=conversation_id,
                 limit=variables.limit_param(query.get("limit")),
                 last_id=query.get("last_id") or "",
@@ -120,7 +127,7 @@ class ConversationVariableUpdateView(ServiceAPIView):
         return Response(
             variables.conversation_variable_update(
                 app=self.app,
-                end_user=self.end_user(request, create=False),
+                end_user=self.end_user(request, create=False, required=False),
                 conversation_id=conversation_id,
                 variable_id=variable_id,
                 value=body.get("value"),

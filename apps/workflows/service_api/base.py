@@ -21,6 +21,8 @@ from apps.workflows.models import App, EndUser
 CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
 WORKFLOW_MODES = ("workflow",)
 END_USER_CACHE_SECONDS = 60.0
+# Dify's end user for calls that leave out an optional ``user`` (its session id).
+DEFAULT_USER = "DEFAULT-USER"
 _end_users: ModelSnapshotCache[EndUser] = ModelSnapshotCache(
     END_USER_CACHE_SECONDS, max_entries=10_000
 )
@@ -87,7 +89,11 @@ class ServiceAPIView(APIView):
             raise error()
 
     def user_value(self, request: Request, *, required: bool = True) -> str:
-        """The caller's ``user`` (JSON body, form field or query string)."""
+        """The caller's ``user`` (JSON body, form field or query string). Where Dify makes
+        it optional, a call without it acts for the shared ``DEFAULT-USER`` end user."""
+        web_user = getattr(principal_of(request), "web_user", "")
+        if web_user:  # a chat page's token acts for its own end user only
+            return str(web_user)
         value: Any = None
         if isinstance(request.data, dict) or hasattr(request.data, "get"):
             value = request.data.get("user")
@@ -96,14 +102,16 @@ class ServiceAPIView(APIView):
         if value in (None, ""):
             if required:
                 raise InvalidParam("user is required")
-            return ""
+            return DEFAULT_USER
         if not isinstance(value, str) or len(value) > 255:
             raise InvalidParam("user must be a string of at most 255 characters")
         return value
 
-    def end_user(self, request: Request, *, create: bool = True) -> EndUser | None:
+    def end_user(
+        self, request: Request, *, create: bool = True, required: bool = True
+    ) -> EndUser | None:
         """The end user for ``user`` on this app (created on first use)."""
-        session_id = self.user_value(request)
+        session_id = self.user_value(request, required=required)
         if not create:
             return (
                 EndUser.objects.for_workspace(self.app.workspace_id)

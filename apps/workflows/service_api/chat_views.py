@@ -113,7 +113,7 @@ class MessagesView(ServiceAPIView):
         self.require_modes(CHAT_MODES, NotChatApp)
         limit = conv.page_limit(request.query_params.get("limit"))
         messages, has_more = conv.messages_list(
-            app=self.app, end_user=self.end_user(request, create=False),
+            app=self.app, end_user=self.end_user(request, create=False, required=False),
             conversation_id=request.query_params.get("conversation_id"),
             first_id=request.query_params.get("first_id"), limit=limit,
         )  # fmt: skip
@@ -168,7 +168,7 @@ class ConversationsView(ServiceAPIView):
         self.require_modes(CHAT_MODES, NotChatApp)
         limit = conv.page_limit(request.query_params.get("limit"))
         found, has_more = conv.conversations_list(
-            app=self.app, end_user=self.end_user(request, create=False),
+            app=self.app, end_user=self.end_user(request, create=False, required=False),
             last_id=request.query_params.get("last_id") or None, limit=limit,
             sort_by=request.query_params.get("sort_by") or "-updated_at",
         )  # fmt: skip
@@ -183,7 +183,7 @@ class ConversationDetailView(ServiceAPIView):
     def delete(self, request: Request, conversation_id: str) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         conv.conversation_delete(
-            app=self.app, end_user=self.end_user(request, create=False),
+            app=self.app, end_user=self.end_user(request, create=False, required=False),
             conversation_id=conversation_id,
         )  # fmt: skip
         return Response(status=204)
@@ -197,7 +197,7 @@ class ConversationNameView(ServiceAPIView):
         self.require_modes(CHAT_MODES, NotChatApp)
         body = _body(request)
         conversation = conv.conversation_rename(
-            app=self.app, end_user=self.end_user(request, create=False),
+            app=self.app, end_user=self.end_user(request, create=False, required=False),
             conversation_id=conversation_id, name=body.get("name"),
             auto_generate=_flag(body.get("auto_generate"), "auto_generate", False),
         )  # fmt: skip
