@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -13,7 +14,7 @@ from django.utils.html import format_html_join
 from apps.core.admin_mixins import CREDENTIAL_STATUS_FIELDS, ProviderCredentialAdminMixin
 from apps.core.errors import AppError
 from apps.providers import services
-from apps.providers.models import DefaultModel, ProviderCredential
+from apps.providers.models import DefaultModel, ModelPrice, ProviderCredential
 from apps.providers.runtime import providers
 from apps.tenants.models import Workspace
 
@@ -174,3 +175,31 @@ class DefaultModelAdmin(admin.ModelAdmin):
         )
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+
+class ModelPriceForm(forms.ModelForm):
+    provider = forms.ChoiceField(choices=_provider_choices)
+
+    class Meta:
+        model = ModelPrice
+        fields = ["workspace", "provider", "model", "input_price", "output_price", "unit",
+                  "currency"]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors and Decimal(cleaned.get("unit") or 0) <= 0:
+            raise forms.ValidationError("unit must be more than 0 (0.000001: per million tokens)")
+        return cleaned
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """Prices of models that have no list price (self-hosted, gateways) or another one;
+    messages and workflow LLM nodes report their cost with them."""
+
+    form = ModelPriceForm
+    list_display = ["workspace", "provider", "model", "input_price", "output_price", "unit",
+                    "currency", "updated_at"]  # fmt: skip
+    list_filter = ["provider", "currency"]
+    search_fields = ["model", "workspace__name"]
+    autocomplete_fields = ["workspace"]

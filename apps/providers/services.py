@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.signals import setting_changed
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from apps.core.db import release_connection
 from apps.core.errors import AppError, InvalidParam, NotFound
-from apps.providers.models import DefaultModel, ProviderCredential
+from apps.providers.models import DefaultModel, ModelPrice, ProviderCredential
 from apps.providers.runtime import providers
 from apps.providers.runtime.base import (
     ChatMessage,
@@ -28,10 +30,14 @@ from apps.providers.runtime.base import (
     LLMChunk,
     LLMResult,
     ModelInfo,
+    ModelPricing,
     ModelProvider,
     ModelType,
+    ModerationResult,
     RerankResult,
     ToolSpec,
+    Usage,
+    UsageCost,
 )
 from apps.providers.runtime.errors import ProviderError, ProviderNotFoundError
 from apps.tenants.crypto import decrypt_json, encrypt_json, mask_secret
@@ -295,6 +301,79 @@ def default_model_get(*, workspace: Workspace, model_type: str) -> DefaultModel 
     return DefaultModel.objects.for_workspace(workspace).filter(model_type=model_type).first()
 
 
+# -- prices ------------------------------------------------------------------------------------
+# Looked up when a call's usage is known (after its last token), cached like credentials.
+_prices_cache: dict[tuple[str, str, str], tuple[float, ModelPricing | None]] = {}
+
+
+@receiver(post_save, sender=ModelPrice)
+@receiver(post_delete, sender=ModelPrice)
+def _price_changed(**kwargs: Any) -> None:
+    _prices_cache.clear()
+
+
+def model_pricing(*, workspace: Workspace, provider_name: str, model: str) -> ModelPricing | None:
+    """The operator's price for the model (ModelPrice), else the provider's list price."""
+    key = (str(workspace.pk), provider_name, model)
+    cached = _prices_cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < CREDENTIALS_CACHE_SECONDS:
+        return cached[1]
+    row = (
+        ModelPrice.objects.for_workspace(workspace)
+        .filter(provider=provider_name, model=model)
+        .first()
+    )
+    if row is not None:
+        pricing: ModelPricing | None = ModelPricing(
+            row.input_price, row.output_price, row.unit, row.currency
+        )
+    else:
+        pricing = provider_get(provider_name).list_price(model)
+    _prices_cache[key] = (time.monotonic(), pricing)
+    return pricing
+
+
+def _decimal(value: Any, name: str) -> Decimal:
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidParam(f"{name} must be a number, not {value!r}") from exc
+    if not number.is_finite() or number < 0:
+        raise InvalidParam(f"{name} must be a number of 0 or more")
+    return number
+
+
+def model_price_set(
+    *,
+    workspace: Workspace,
+    provider_name: str,
+    model: str,
+    input_price: Any,
+    output_price: Any = 0,
+    unit: Any = "0.000001",
+    currency: str = "USD",
+) -> ModelPrice:
+    """Set the workspace's price of a model (replaces the provider's list price)."""
+    provider = provider_get(provider_name)
+    if not str(model or "").strip():
+        raise InvalidParam("model is required")
+    price_unit = _decimal(unit, "unit")
+    if price_unit == 0:
+        raise InvalidParam("unit must be more than 0 (0.000001: prices per million tokens)")
+    currency = str(currency or "USD").strip().upper()
+    if not currency.isalpha() or len(currency) > 8:
+        raise InvalidParam("currency must be a currency code such as USD")
+    price, _ = ModelPrice.objects.update_or_create(
+        workspace=workspace, provider=provider.name, model=str(model).strip(),
+        defaults={
+            "input_price": _decimal(input_price, "input price"),
+            "output_price": _decimal(output_price, "output price"),
+            "unit": price_unit, "currency": currency,
+        },
+    )  # fmt: skip
+    return price
+
+
 class WorkspaceModelRuntime:
     """Model calls on behalf of one workspace, with its credentials and defaults.
 
@@ -332,7 +411,7 @@ class WorkspaceModelRuntime:
     ) -> LLMResult:
         runtime, credentials, model = self._resolve(ModelType.LLM, provider, model)
         with provider_errors():
-            return runtime.chat(
+            result = runtime.chat(
                 credentials,
                 model,
                 messages,
@@ -341,6 +420,7 @@ class WorkspaceModelRuntime:
                 stop=stop,
                 user=user,
             )
+        return replace(result, usage=self.priced(result.usage, runtime.name, model))
 
     def chat_stream(
         self,
@@ -356,7 +436,7 @@ class WorkspaceModelRuntime:
         runtime, credentials, model = self._resolve(ModelType.LLM, provider, model)
         release_connection()  # no DB connection held while the model streams
         with provider_errors():
-            yield from runtime.chat_stream(
+            for chunk in runtime.chat_stream(
                 credentials,
                 model,
                 messages,
@@ -364,7 +444,28 @@ class WorkspaceModelRuntime:
                 tools=tools,
                 stop=stop,
                 user=user,
-            )
+            ):
+                if chunk.usage is not None:  # the last chunk: price it
+                    chunk = replace(chunk, usage=self.priced(chunk.usage, runtime.name, model))
+                yield chunk
+
+    def priced(self, usage: Usage, provider: str, model: str) -> Usage:
+        """``usage`` with its cost at the model's price (unchanged when it has none)."""
+        cost = self.cost(provider, model, usage.prompt_tokens, usage.completion_tokens)
+        return usage if cost is None else replace(usage, cost=cost)
+
+    def cost(
+        self, provider: str | None, model: str | None, prompt_tokens: int, completion_tokens: int
+    ) -> UsageCost | None:
+        """What these tokens cost on the model (the default LLM when none is named); None
+        when the model has no price."""
+        if not provider or not model:
+            default = default_model_get(workspace=self.workspace, model_type=ModelType.LLM.value)
+            if default is None:
+                return None
+            provider, model = default.provider, default.model
+        pricing = model_pricing(workspace=self.workspace, provider_name=provider, model=model)
+        return pricing.cost(prompt_tokens, completion_tokens) if pricing else None
 
     def embed(
         self, texts: Sequence[str], *, provider: str | None = None, model: str | None = None
@@ -386,3 +487,22 @@ class WorkspaceModelRuntime:
         runtime, credentials, model = self._resolve(ModelType.RERANK, provider, model)
         with provider_errors():
             return runtime.rerank(credentials, model, query, documents, top_n=top_n)
+
+    def moderate(
+        self, text: str, *, provider: str | None = None, model: str | None = None
+    ) -> ModerationResult:
+        """Ask a moderation model (the workspace's default one when none is named)."""
+        return self.moderator(provider=provider, model=model)(text)
+
+    def moderator(
+        self, *, provider: str | None = None, model: str | None = None
+    ) -> Callable[[str], ModerationResult]:
+        """``moderate`` with the model and credentials looked up now: the function it
+        returns needs no database (a stream's output checks run on another thread)."""
+        runtime, credentials, name = self._resolve(ModelType.MODERATION, provider, model)
+
+        def moderate(text: str) -> ModerationResult:
+            with provider_errors():
+                return runtime.moderate(credentials, name, text)
+
+        return moderate

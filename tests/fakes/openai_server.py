@@ -6,7 +6,8 @@
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions`` (JSON or SSE with
 ``stream: true``), ``POST /v1/embeddings`` (float or base64) and ``POST /v1/rerank`` (the
 Jina/Cohere-style rerank API of vLLM, Xinference and gateways; score = the share of the
-query's words found in the document).
+query's words found in the document) and ``POST /v1/moderations`` (flagged, category
+``violence``, when an input holds one of ``moderated_words``, case-insensitively).
 Token usage is counted as whitespace-separated words (text parts of messages for the
 prompt, the reply and tool-call arguments for the completion). ``max_tokens`` cuts the
 reply to that many words with ``finish_reason: "length"``. Streams are sent with chunked
@@ -30,7 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-DEFAULT_MODELS = ("fake-chat", "fake-chat-large", "fake-embed", "fake-rerank")
+DEFAULT_MODELS = (
+    "fake-chat", "fake-chat-large", "fake-embed", "fake-rerank", "fake-moderation",
+    "omni-moderation-latest",
+)  # fmt: skip
 _INVALID = "invalid_request_error"
 
 
@@ -71,7 +75,7 @@ def count_words(content: Any) -> int:
     return 0
 
 
-_POST_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/rerank")
+_POST_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/rerank", "/v1/moderations")
 
 
 class FakeOpenAIServer:
@@ -90,6 +94,7 @@ class FakeOpenAIServer:
         self.reasoning_text: str | None = None  # sent as reasoning_content when set
         self.send_usage = True  # False: no "usage" anywhere (like some compatible servers)
         self.embedding_dim = embedding_dim
+        self.moderated_words: list[str] = ["kill"]
         self.chunk_delay = chunk_delay
         self.tool_calls: list[list[dict[str, Any]]] = []  # queue; one entry per chat reply
         self.requests: list[RecordedRequest] = []
@@ -238,6 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, message, "model_not_found")
         if path == "/v1/rerank":
             return self._rerank(body)
+        if path == "/v1/moderations":
+            return self._moderations(body)
         return self._embeddings(body) if path == "/v1/embeddings" else self._chat(body)
 
     def _rerank(self, body: dict[str, Any]) -> None:
@@ -255,6 +262,23 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(top_n, int):
             results = results[:top_n]
         self._json(200, {"model": body["model"], "results": results})
+
+    def _moderations(self, body: dict[str, Any]) -> None:
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return self._error(400, "input must be a string or a list of strings.")
+        words = [w.lower() for w in self.server.fake.moderated_words]
+        results = []
+        for text in texts:
+            flagged = any(w in text.lower() for w in words)
+            results.append({
+                "flagged": flagged,
+                "categories": {"violence": flagged, "hate": False},
+                "category_scores": {"violence": 0.99 if flagged else 0.01, "hate": 0.0},
+            })  # fmt: skip
+        self._json(200, {"id": f"modr-{next(self.server.fake._ids)}", "model": body["model"],
+                         "results": results})  # fmt: skip
 
     def _chat(self, body: dict[str, Any]) -> None:
         fake = self.server.fake

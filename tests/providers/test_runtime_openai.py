@@ -385,6 +385,8 @@ def test_compatible_falls_back_to_get_models(fake_openai: FakeOpenAIServer) -> N
         "fake-chat-large": ModelType.LLM,
         "fake-embed": ModelType.TEXT_EMBEDDING,
         "fake-rerank": ModelType.RERANK,
+        "fake-moderation": ModelType.MODERATION,
+        "omni-moderation-latest": ModelType.MODERATION,
     }
     assert fake_openai.requests[-1].path == "/v1/models"
 
@@ -459,3 +461,39 @@ def test_register_builtin_providers_is_idempotent() -> None:
     register_builtin_providers(registry)
     register_builtin_providers(registry)
     assert [p.name for p in registry.all()] == ["openai", "openai_api_compatible", "minilm"]
+
+
+def test_compatible_moderation_flags_and_validates(fake_openai: FakeOpenAIServer) -> None:
+    provider = OpenAICompatibleProvider(max_retries=0)
+    creds = {"base_url": fake_openai.base_url, "api_key": fake_openai.api_key or "",
+             "models": "fake-moderation:moderation"}  # fmt: skip
+    assert parse_models(creds["models"]) == [("fake-moderation", ModelType.MODERATION)]
+    flagged = provider.moderate(creds, "fake-moderation", "I will KILL the process")
+    assert flagged.flagged and flagged.categories == ("violence",)
+    assert not provider.moderate(creds, "fake-moderation", "a kind word").flagged
+    sent = fake_openai.requests_to("/v1/moderations")[-1].json
+    assert sent == {"model": "fake-moderation", "input": "a kind word"}
+    provider.validate_credentials(creds)  # a real moderation call
+    assert fake_openai.requests[-1].path == "/v1/moderations"
+
+
+def test_openai_moderation_through_the_openai_provider(fake_openai: FakeOpenAIServer) -> None:
+    provider = OpenAIProvider(max_retries=0)
+    creds = {"openai_api_key": fake_openai.api_key or "", "openai_api_base": fake_openai.base_url}
+    result = provider.moderate(creds, "omni-moderation-latest", "kill")
+    assert result.flagged and result.model == "omni-moderation-latest"
+
+
+def test_list_prices_and_costs_round_like_dify() -> None:
+    from decimal import Decimal
+
+    pricing = OpenAIProvider().list_price("gpt-4o-mini")
+    assert pricing is not None and pricing.input == Decimal("0.15")
+    cost = pricing.cost(1000, 500)
+    assert cost.prompt_price == Decimal("0.0001500")
+    assert cost.completion_price == Decimal("0.0003000")
+    assert cost.total_price == Decimal("0.0004500") and cost.currency == "USD"
+    assert OpenAIProvider().list_price("no-such-model") is None
+    assert OpenAICompatibleProvider().list_price("fake-chat") is None
+    tiny = pricing.cost(1, 0)  # 0.15e-6 rounds half up to 7 decimals
+    assert tiny.prompt_price == Decimal("0.0000002")

@@ -6,6 +6,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -42,6 +43,76 @@ class CredentialField:
         return self.type == "secret-input"
 
 
+PRICE_QUANTUM = Decimal("0.0000001")  # Dify rounds prices to 7 decimals
+PER_MILLION = Decimal("0.000001")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCost:
+    """What a call cost, in Dify's terms: ``tokens × unit_price × price_unit``."""
+
+    prompt_unit_price: Decimal = Decimal(0)
+    prompt_price_unit: Decimal = PER_MILLION
+    prompt_price: Decimal = Decimal(0)
+    completion_unit_price: Decimal = Decimal(0)
+    completion_price_unit: Decimal = PER_MILLION
+    completion_price: Decimal = Decimal(0)
+    currency: str = "USD"
+
+    @property
+    def total_price(self) -> Decimal:
+        return self.prompt_price + self.completion_price
+
+    def fields(self) -> dict[str, str]:
+        """The price fields of Dify's ``Usage`` (decimals as strings)."""
+
+        def plain(value: Decimal) -> str:  # 2.5, 0.000001 (never 1E-6)
+            return format(value.normalize(), "f") if value else "0"
+
+        def price(value: Decimal) -> str:  # 0.0000920
+            return format(value.quantize(PRICE_QUANTUM), "f")
+
+        return {
+            "prompt_unit_price": plain(self.prompt_unit_price),
+            "prompt_price_unit": plain(self.prompt_price_unit),
+            "prompt_price": price(self.prompt_price),
+            "completion_unit_price": plain(self.completion_unit_price),
+            "completion_price_unit": plain(self.completion_price_unit),
+            "completion_price": price(self.completion_price),
+            "total_price": price(self.total_price),
+            "currency": self.currency,
+        }
+
+    def __add__(self, other: UsageCost) -> UsageCost:
+        """Prices add up; unit prices are the later call's (as Dify's agent usage)."""
+        return UsageCost(
+            other.prompt_unit_price, other.prompt_price_unit,
+            self.prompt_price + other.prompt_price,
+            other.completion_unit_price, other.completion_price_unit,
+            self.completion_price + other.completion_price, other.currency,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPricing:
+    """A model's prices: ``input`` / ``output`` per ``unit`` tokens (Dify's ``pricing``:
+    ``input: 2.5, unit: 0.000001`` is 2.5 per million prompt tokens)."""
+
+    input: Decimal
+    output: Decimal = Decimal(0)
+    unit: Decimal = PER_MILLION
+    currency: str = "USD"
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> UsageCost:
+        def price(tokens: int, unit_price: Decimal) -> Decimal:
+            return (tokens * unit_price * self.unit).quantize(PRICE_QUANTUM, ROUND_HALF_UP)
+
+        return UsageCost(
+            self.input, self.unit, price(prompt_tokens, self.input),
+            self.output, self.unit, price(completion_tokens, self.output), self.currency,
+        )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     model: str
@@ -49,6 +120,8 @@ class ModelInfo:
     features: tuple[str, ...] = ()  # e.g. "tool-call", "stream-tool-call", "vision"
     context_size: int | None = None
     dimensions: int | None = None  # embeddings only
+    pricing: ModelPricing | None = None  # the provider's list price, when it publishes one
+    voices: tuple[str, ...] = ()  # text-to-speech models only
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +175,19 @@ class Usage:
     completion_tokens: int = 0
     total_tokens: int = 0
     latency: float = 0.0  # seconds
+    cost: UsageCost | None = None  # set by the caller that knows the model's prices
 
     def __add__(self, other: Usage) -> Usage:
+        if self.cost is None or other.cost is None:
+            cost = self.cost or other.cost
+        else:
+            cost = self.cost + other.cost
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
             latency=self.latency + other.latency,
+            cost=cost,
         )
 
     @classmethod
@@ -143,6 +222,15 @@ class EmbeddingResult:
     model: str
     vectors: list[list[float]]
     usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationResult:
+    """Whether a moderation model flagged the text, and the categories it flagged."""
+
+    model: str
+    flagged: bool
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +286,10 @@ class ModelProvider(ABC):
     def supports(self, model_type: ModelType) -> bool:
         return model_type in self.supported_model_types
 
+    def list_price(self, model: str) -> ModelPricing | None:
+        """The provider's published price of ``model`` (None: unknown, e.g. self-hosted)."""
+        return None
+
     def check_required_credentials(self, credentials: Mapping[str, str]) -> None:
         """Raise CredentialsValidateFailedError naming the first missing required field."""
         for spec in self.credential_schema:
@@ -245,3 +337,6 @@ class ModelProvider(ABC):
         top_n: int | None = None,
     ) -> RerankResult:
         raise ModelNotSupportedError(f"Provider {self.name} does not support rerank models.")
+
+    def moderate(self, credentials: Mapping[str, str], model: str, text: str) -> ModerationResult:
+        raise ModelNotSupportedError(f"Provider {self.name} does not support moderation models.")

@@ -25,6 +25,7 @@ from .base import (
     LLMChunk,
     LLMResult,
     ModelProvider,
+    ModerationResult,
     ToolCall,
     ToolCallAssembler,
     ToolSpec,
@@ -409,6 +410,17 @@ class OpenAIAPIProvider(ModelProvider):
                 prompt_tokens += used if used else sum(estimate_tokens(t) for t in batch)
         usage = Usage(prompt_tokens, 0, prompt_tokens, time.perf_counter() - started)
         return EmbeddingResult(model, vectors, usage)
+
+    def moderate(self, credentials: Mapping[str, str], model: str, text: str) -> ModerationResult:
+        """``POST {base_url}/moderations``: flagged when any result is."""
+        with self.session(credentials) as client:
+            response = client.moderations.create(model=model, input=text)
+        flagged, categories = False, list[str]()
+        for result in response.results:
+            flagged = flagged or bool(result.flagged)
+            found = result.categories.model_dump(by_alias=True) if result.categories else {}
+            categories.extend(name for name, hit in found.items() if hit)
+        return ModerationResult(response.model or model, flagged, tuple(dict.fromkeys(categories)))
 
     def remote_model_ids(self, credentials: Mapping[str, str]) -> list[str]:
         """``GET {base_url}/models``."""

@@ -1,7 +1,8 @@
 """Any server speaking the OpenAI API: Ollama, vLLM, LM Studio, LocalAI, gateways, ...
 
 The ``models`` credential is a comma- (or newline-) separated list. Each entry is ``name``
-or ``name:type`` with type ``llm``, ``text-embedding`` or ``rerank`` (default ``llm``).
+or ``name:type`` with type ``llm``, ``text-embedding``, ``rerank`` or ``moderation``
+(default ``llm``); moderation models are called with ``POST {base_url}/moderations``.
 Rerank models are called with the ``POST {base_url}/rerank`` API that vLLM, Xinference,
 LocalAI, Jina and Cohere-style gateways share (``model``, ``query``, ``documents``,
 ``top_n`` → ``results[{index, relevance_score}]``). Names may hold
@@ -28,6 +29,7 @@ _TYPE_SUFFIXES = {
     "text-embedding": ModelType.TEXT_EMBEDDING,
     "embedding": ModelType.TEXT_EMBEDDING,
     "rerank": ModelType.RERANK,
+    "moderation": ModelType.MODERATION,
 }
 
 
@@ -50,13 +52,20 @@ def _guess_type(model_id: str) -> ModelType:
     lowered = model_id.lower()
     if "rerank" in lowered:
         return ModelType.RERANK
+    if "moderation" in lowered:
+        return ModelType.MODERATION
     return ModelType.TEXT_EMBEDDING if "embed" in lowered else ModelType.LLM
 
 
 class OpenAICompatibleProvider(OpenAIAPIProvider):
     name = "openai_api_compatible"
     label = "OpenAI-API-compatible"
-    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING, ModelType.RERANK)
+    supported_model_types = (
+        ModelType.LLM,
+        ModelType.TEXT_EMBEDDING,
+        ModelType.RERANK,
+        ModelType.MODERATION,
+    )
     credential_schema = (
         CredentialField(
             "base_url",
@@ -73,7 +82,7 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
             required=False,
             placeholder="llama3.1:8b, nomic-embed-text:text-embedding",
             help="Comma-separated; suffix ':text-embedding' marks embedding models, "
-            "':rerank' rerank models. "
+            "':rerank' rerank models, ':moderation' moderation models. "
             "Empty: ask the server's /models.",
         ),
         CredentialField("context_size", "Context size", "text-input", required=False),
@@ -114,6 +123,7 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
         llms = [name for name, kind in pairs if kind == ModelType.LLM]
         embeddings = [name for name, kind in pairs if kind == ModelType.TEXT_EMBEDDING]
         rerankers = [name for name, kind in pairs if kind == ModelType.RERANK]
+        moderators = [name for name, kind in pairs if kind == ModelType.MODERATION]
         with as_validation_error():
             if llms:
                 ping = [ChatMessage.user("ping")]
@@ -122,6 +132,8 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
                 self.embed(credentials, embeddings[0], ["ping"])
             elif rerankers:
                 self.rerank(credentials, rerankers[0], "ping", ["ping"], top_n=1)
+            elif moderators:
+                self.moderate(credentials, moderators[0], "ping")
             elif not self.remote_model_ids(credentials):
                 raise CredentialsValidateFailedError("The server lists no models.")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import openai
 
-from .base import CredentialField, ModelInfo, ModelType
+from .base import CredentialField, ModelInfo, ModelPricing, ModelType
 from .errors import CredentialsValidateFailedError, InvokeAuthorizationError, as_validation_error
 from .openai_common import OpenAIAPIProvider, build_client
 
@@ -17,16 +18,31 @@ DEFAULT_API_BASE = "https://api.openai.com/v1"
 
 _CHAT = ("tool-call", "multi-tool-call", "stream-tool-call")
 _VISION = (*_CHAT, "vision")
+
+
+def _price(prompt: str, completion: str = "0") -> ModelPricing:
+    """OpenAI's list price in USD per million tokens."""
+    return ModelPricing(Decimal(prompt), Decimal(completion))
+
+
 _MODELS = (
-    ModelInfo("gpt-4o", ModelType.LLM, _VISION, context_size=128_000),
-    ModelInfo("gpt-4o-mini", ModelType.LLM, _VISION, context_size=128_000),
-    ModelInfo("gpt-4.1", ModelType.LLM, _VISION, context_size=1_047_576),
-    ModelInfo("gpt-4.1-mini", ModelType.LLM, _VISION, context_size=1_047_576),
-    ModelInfo("o3-mini", ModelType.LLM, _CHAT, context_size=200_000),
-    ModelInfo("text-embedding-3-small", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=1536),
-    ModelInfo("text-embedding-3-large", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=3072),
-    ModelInfo("text-embedding-ada-002", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=1536),
-)
+    ModelInfo("gpt-4o", ModelType.LLM, _VISION, 128_000, pricing=_price("2.50", "10.00")),
+    ModelInfo("gpt-4o-mini", ModelType.LLM, _VISION, 128_000, pricing=_price("0.15", "0.60")),
+    ModelInfo("gpt-4.1", ModelType.LLM, _VISION, 1_047_576, pricing=_price("2.00", "8.00")),
+    ModelInfo("gpt-4.1-mini", ModelType.LLM, _VISION, 1_047_576, pricing=_price("0.40", "1.60")),
+    ModelInfo("o3-mini", ModelType.LLM, _CHAT, 200_000, pricing=_price("1.10", "4.40")),
+    ModelInfo("text-embedding-3-small", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=1536,
+              pricing=_price("0.02")),
+    ModelInfo("text-embedding-3-large", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=3072,
+              pricing=_price("0.13")),
+    ModelInfo("text-embedding-ada-002", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=1536,
+              pricing=_price("0.10")),
+    ModelInfo("omni-moderation-latest", ModelType.MODERATION, pricing=_price("0")),
+    ModelInfo("text-moderation-latest", ModelType.MODERATION, pricing=_price("0")),
+    ModelInfo("text-moderation-stable", ModelType.MODERATION, pricing=_price("0")),
+)  # fmt: skip
+# Dify's openai_moderation uses this model of the workspace's OpenAI provider.
+MODERATION_MODEL = "omni-moderation-latest"
 # Reasoning models (o1, o3-mini, o4-mini, ...) take max_completion_tokens and no sampling knobs.
 _REASONING_MODEL = re.compile(r"^o\d")
 _SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
@@ -43,7 +59,7 @@ def api_base(value: str | None) -> str:
 class OpenAIProvider(OpenAIAPIProvider):
     name = "openai"
     label = "OpenAI"
-    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING)
+    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING, ModelType.MODERATION)
     credential_schema = (
         CredentialField("openai_api_key", "API Key", "secret-input", placeholder="sk-..."),
         CredentialField(
@@ -75,6 +91,9 @@ class OpenAIProvider(OpenAIAPIProvider):
 
     def list_models(self, credentials: Mapping[str, str]) -> list[ModelInfo]:
         return list(_MODELS)
+
+    def list_price(self, model: str) -> ModelPricing | None:
+        return next((m.pricing for m in _MODELS if m.model == model), None)
 
     def adapt_parameters(self, model: str, params: dict[str, Any]) -> dict[str, Any]:
         if not _REASONING_MODEL.match(model):

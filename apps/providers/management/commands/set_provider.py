@@ -28,6 +28,7 @@ class Command(ScriptableCommand):
         parser.add_argument("--default-chat", metavar="MODEL")
         parser.add_argument("--default-embedding", metavar="MODEL")
         parser.add_argument("--default-rerank", metavar="MODEL")
+        parser.add_argument("--default-moderation", metavar="MODEL")
 
     def run(self, **options: Any) -> None:
         workspace = workspace_resolve(options["workspace"])
@@ -53,6 +54,7 @@ class Command(ScriptableCommand):
             ("default_chat", "llm"),
             ("default_embedding", "text-embedding"),
             ("default_rerank", "rerank"),
+            ("default_moderation", "moderation"),
         ):
             if options[option]:
                 services.default_model_set(

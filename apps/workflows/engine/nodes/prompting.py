@@ -14,7 +14,7 @@ from typing import Any, cast
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from apps.providers.runtime.base import ChatMessage, Role, Usage
+from apps.providers.runtime.base import ChatMessage, Role, Usage, UsageCost
 from apps.providers.runtime.errors import ProviderError
 
 from ..errors import NodeError
@@ -345,8 +345,7 @@ def usage_dict(usage: Usage | None) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
         "latency": round(usage.latency, 3),
-        "total_price": "0",
-        "currency": "USD",
+        **(usage.cost or UsageCost()).fields(),
     }
 
 
