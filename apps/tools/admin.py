@@ -462,3 +462,6 @@ class McpToolProviderAdmin(admin.ModelAdmin):
                 return f"{len(tools)} tool(s): {', '.join(t.name for t in tools)}"
 
             _report(self, request, provider.name, refresh)
+
+
+from apps.tools import admin_extensions  # noqa: E402,F401  (API-based extensions)

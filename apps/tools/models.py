@@ -166,3 +166,26 @@ class McpToolProvider(WorkspaceScoped):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApiBasedExtension(WorkspaceScoped):
+    """Dify's "API extension": an HTTP endpoint the platform calls at extension points
+    (``app.moderation.input`` / ``app.moderation.output`` moderation, ``app.external_data_tool
+    .query`` external data), with ``Authorization: Bearer <api_key>``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    api_endpoint = models.CharField(max_length=1024)
+    encrypted_api_key = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="api_extension_unique_name")
+        ]
+        ordering = ["name"]
+        verbose_name = "API-based extension"
+
+    def __str__(self) -> str:
+        return self.name

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.tools.api import views
+from apps.tools.api import extension_views, views
 
 P = "workspaces/current/tool-provider"
 
@@ -18,6 +18,16 @@ urlpatterns = [
         "workspaces/current/tool-providers",
         views.ToolProviderListView.as_view(),
         name="console-tool-providers",
+    ),
+    path(
+        "api-based-extension",
+        extension_views.ApiExtensionListView.as_view(),
+        name="console-api-extensions",
+    ),
+    path(
+        "api-based-extension/<str:extension_id>",
+        extension_views.ApiExtensionDetailView.as_view(),
+        name="console-api-extension",
     ),
     *router.urls,
 ]
