@@ -9,9 +9,10 @@ stored: the caller starts the stream, whose model request then goes out while
 Memory of the simple modes follows Dify's TokenBufferMemory default (no window setting in
 model_config): the conversation's last 500 messages, cut from the oldest to ~2,000 tokens.
 Chatflows get the conversation's turns and apply their LLM nodes' memory windows.
-The simple modes' keywords moderation of the inputs and their dataset context
-(chat/moderation.py, chat/context.py) run here too, before anything is stored: a flagged
-input is answered with the preset response (no model call), a failed retrieval is a 4xx.
+The inputs' moderation (moderation/, all chat modes and completion), the external data
+tools, the dataset context and the file checks of the simple modes (chat/external_data.py,
+chat/context.py, chat/vision.py) run here too, before anything is stored: a flagged input
+is answered with the preset response (no model call), a failed retrieval is a 4xx.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from apps.workflows.adapters.models import provider_name
 from apps.workflows.chat.advanced import advanced_run
 from apps.workflows.chat.agent import AgentConfig, agent_config, agent_run
 from apps.workflows.chat.context import DatasetContext, dataset_context, prompt_with_context
+from apps.workflows.chat.external_data import external_data_fill
 from apps.workflows.chat.inputs import (
     form_fields,
     history_window,
@@ -37,7 +39,6 @@ from apps.workflows.chat.inputs import (
     prompt_messages,
     template_render,
 )
-from apps.workflows.chat.moderation import moderation_of
 from apps.workflows.chat.records import (
     conversation_get,
     conversation_new,
@@ -48,8 +49,10 @@ from apps.workflows.chat.records import (
 )
 from apps.workflows.chat.simple import ModelCall, direct_run, model_call_params, simple_run
 from apps.workflows.chat.task import ChatTask
+from apps.workflows.chat.vision import file_upload_settings, files_allowed, messages_with_images
 from apps.workflows.file_services import files_from_request
 from apps.workflows.models import App, EndUser, Message
+from apps.workflows.moderation import inputs_moderate, moderation_of
 from apps.workflows.run_services import workflow_for_run, workflow_run_start
 from apps.workflows.task_registry import task_registry
 
@@ -108,31 +111,43 @@ def chat_message_start(
         fields = form_fields(app, workflow)
         values = inputs_validate(fields, inputs, fill_defaults=workflow is None)
     turns = history_turns(conversation)
+    config = app.model_config if isinstance(app.model_config, Mapping) else {}
+    settings = (workflow.features or {}) if workflow is not None else config
+    moderation = moderation_of(app, settings.get("sensitive_word_avoidance"))
+    # Dify: the inputs' moderation comes first; flagged inputs get a preset answer (no model,
+    # no retrieval, no workflow), an API extension may change them instead (overridden).
+    moderated = inputs_moderate(moderation, values, query)
+    direct_answer = moderated.answer
     model_call: ModelCall | None = None
     agent: AgentConfig | None = None
-    config = app.model_config if isinstance(app.model_config, Mapping) else {}
-    moderation = moderation_of(config) if workflow is None else None
-    flagged = moderation is not None and moderation.inputs_flagged(values, query)
     context: DatasetContext | None = None
     message_pk = uuid.uuid4()
-    if app.mode == "agent-chat":
-        agent = agent_config(app.workspace, config)
     if workflow is None:
+        upload = file_upload_settings(config)
+        file_list = files_allowed(upload, file_list)
+        if app.mode == "agent-chat":
+            agent = agent_config(app.workspace, config)
         provider, model, parameters, stop_words = _model_of(app)
-        if not flagged:  # Dify: the inputs' moderation comes before the retrieval
-            context = dataset_context(app, query=query, inputs=values, message_id=str(message_pk))
-        pre_prompt = template_render(str(config.get("pre_prompt") or ""), values)
+        prompt_values = moderated.inputs
+        if direct_answer is None:
+            prompt_values = external_data_fill(app, config, prompt_values, moderated.query)
+            context = dataset_context(
+                app, query=moderated.query, inputs=prompt_values, message_id=str(message_pk)
+            )
+        pre_prompt = template_render(str(config.get("pre_prompt") or ""), prompt_values)
         messages = prompt_messages(
             pre_prompt=prompt_with_context(pre_prompt, context),
             inputs={},  # rendered already: chunk text is not a template
-            query=query,
+            query=moderated.query,
             history=history_window(turns) if chat else [],
         )
+        if direct_answer is None and file_list:
+            messages = messages_with_images(app, messages, file_list, upload)
         model_call = ModelCall(provider, model, parameters, stop_words, messages)
 
     new_conversation = chat and conversation is None
     if new_conversation:
-        opening = str((app.model_config or {}).get("opening_statement") or "")
+        opening = str(settings.get("opening_statement") or "")
         conversation = conversation_new(
             app=app, end_user=end_user, inputs=values, introduction=template_render(opening, values)
         )
@@ -145,18 +160,22 @@ def chat_message_start(
     if context is not None:
         message.retriever_resources = context.resources
     stop = task_registry().register(task_id, app_id=str(app.pk), user=end_user.session_id)
-    if model_call is None:
-        assert conversation is not None and workflow is not None
+    stored_already = False
+    if direct_answer is not None:
+        run = direct_run(direct_answer)
+    elif workflow is not None:
+        assert conversation is not None
         try:
             records_store(message, new_conversation=new_conversation)
         except BaseException:
             task_registry().finish(task_id)
             raise
+        stored_already = True
         try:
             handle = workflow_run_start(
-                app=app, inputs=values, user_id=end_user.session_id, query=query,
-                files=file_list, conversation_id=str(conversation.pk), history=turns,
-                stop=stop, workflow=workflow,
+                app=app, inputs=moderated.inputs, user_id=end_user.session_id,
+                query=moderated.query, files=file_list, conversation_id=str(conversation.pk),
+                history=turns, stop=stop, workflow=workflow,
             )  # fmt: skip
         except Exception as exc:
             task_registry().finish(task_id)
@@ -165,21 +184,20 @@ def chat_message_start(
                 status=Message.Status.ERROR, error=str(exc),
             )  # fmt: skip
             raise
-        run = advanced_run(handle)
-    elif flagged:
-        assert moderation is not None
-        run = direct_run(moderation.inputs_response)
+        run = advanced_run(handle, moderation)
     elif agent is not None:
-        run = agent_run(model_call, agent)
+        assert model_call is not None
+        run = agent_run(model_call, agent, moderation)
         store_later = False  # the agent loop does not wait for the records
     else:
+        assert model_call is not None
         run = simple_run(model_call, moderation)
     task = ChatTask(
         app=app, end_user=end_user, conversation=conversation, message=message,
         task_id=task_id, stop=stop, run=run, new_conversation=new_conversation,
         name_conversation=new_conversation and auto_generate_name,
     )  # fmt: skip
-    if model_call is None:
+    if stored_already:
         task.store_done(True)
     elif not store_later:
         try:

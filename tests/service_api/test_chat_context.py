@@ -246,8 +246,10 @@ def test_flagged_output_is_replaced_streaming_and_blocking(asgi_server, model_se
     background_wait()
 
 
-def test_unsupported_moderation_types_are_a_400(asgi_server, model_server):
-    app = chat_app(make_workspace(), model_server, sensitive_word_avoidance=_moderation(kind="api"))
+def test_unknown_moderation_types_are_a_400(asgi_server, model_server):
+    app = chat_app(
+        make_workspace(), model_server, sensitive_word_avoidance=_moderation(kind="no_such_type")
+    )
     response = requests.post(
         f"{asgi_server}/v1/chat-messages",
         json={"inputs": {"name": "Ada"}, "query": "hi", "user": "u"},

@@ -36,9 +36,10 @@ from apps.workflows.engine.agent_loop import (
 )
 from apps.workflows.engine.ports import ToolResult
 from apps.workflows.models import Message
+from apps.workflows.moderation import Moderation, OutputGuard
 
 from .records import message_finish, usage_payload
-from .simple import ModelCall, message_end
+from .simple import ModelCall, message_end, replace_event
 from .task import ChatTask
 
 logger = logging.getLogger(__name__)
@@ -129,10 +130,18 @@ def _round_fields(event: AgentRound) -> dict[str, Any]:
     }
 
 
-def agent_run(call: ModelCall, config: AgentConfig) -> Any:
-    """The ``run`` of a ChatTask for agent-chat apps."""
+def agent_run(call: ModelCall, config: AgentConfig, moderation: Moderation | None = None) -> Any:
+    """The ``run`` of a ChatTask for agent-chat apps. With an output ``moderation`` the
+    answer text is checked as it streams; a flagged answer ends the loop and is replaced
+    (``message_replace``), as in the simple modes."""
 
     def run(task: ChatTask) -> Iterator[dict[str, Any]]:
+        guard = OutputGuard(moderation) if moderation is not None else None
+        answer: list[str] = []
+
+        def should_stop() -> bool:
+            return task.stop.is_set() or (guard is not None and guard.flagged)
+
         loop = AgentLoop(
             runtime=WorkspaceModelRuntime(task.app.workspace),
             strategy=config.strategy,
@@ -142,7 +151,7 @@ def agent_run(call: ModelCall, config: AgentConfig) -> Any:
                 "parameters": call.parameters, "user": str(task.end_user.pk),
             },
             max_iterations=config.max_iterations,
-            should_stop=task.stop.is_set,
+            should_stop=should_stop,
         )  # fmt: skip
         thoughts: list[dict[str, Any]] = []
         open_id: str | None = None
@@ -153,6 +162,9 @@ def agent_run(call: ModelCall, config: AgentConfig) -> Any:
                     open_id = str(uuid.uuid4())
                     yield _thought(task, open_id, len(thoughts) + 1)
                 if isinstance(event, TextDelta):
+                    answer.append(event.text)
+                    if guard is not None and guard.feed("".join(answer)):
+                        continue  # not sent; the loop stops at its next check
                     yield {
                         "event": "agent_message", **task.ids(),
                         "id": task.message_id, "answer": event.text,
@@ -167,7 +179,8 @@ def agent_run(call: ModelCall, config: AgentConfig) -> Any:
                 yield _thought(task, open_id, len(thoughts), **fields)
                 open_id = None
         except AgentStopped:
-            status = Message.Status.STOPPED
+            if not (guard is not None and guard.flagged):
+                status = Message.Status.STOPPED
         except AppError as exc:
             status, failure = Message.Status.ERROR, exc
         except Exception as exc:
@@ -181,17 +194,25 @@ def agent_run(call: ModelCall, config: AgentConfig) -> Any:
             outcome.usage.prompt_tokens,
             outcome.usage.completion_tokens,
         )
+        cost = outcome.usage.cost
         if not outcome.usage.total_tokens:  # a server that reports no usage
             prompt_tokens = sum(estimate_tokens(m.text()) for m in call.messages)
             completion_tokens = estimate_tokens(outcome.text)
+            runtime = WorkspaceModelRuntime(task.app.workspace)
+            cost = runtime.cost(call.provider, call.model, prompt_tokens, completion_tokens)
+        text = outcome.text or "".join(answer)
+        replacement = guard.finish(text) if guard is not None and failure is None else None
         message_finish(
-            task.message, answer=outcome.text, prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens, latency=latency, status=status,
-            error=failure.message if failure else "", agent_thoughts=thoughts,
+            task.message, answer=text if replacement is None else replacement,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency=latency,
+            status=status, error=failure.message if failure else "", agent_thoughts=thoughts,
+            cost=cost,
         )  # fmt: skip
         if failure is not None:
             yield task.error_event(failure)
             return
-        yield message_end(task, usage_payload(prompt_tokens, completion_tokens, latency))
+        if replacement is not None:
+            yield replace_event(task, replacement)
+        yield message_end(task, usage_payload(prompt_tokens, completion_tokens, latency, cost))
 
     return run

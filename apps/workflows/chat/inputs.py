@@ -37,6 +37,8 @@ def form_fields(app: App, workflow: Workflow | None = None) -> list[dict[str, An
         if not isinstance(item, Mapping) or len(item) != 1:
             continue
         ((kind, spec),) = item.items()
+        if kind == "external_data_tool":
+            continue  # filled by its API extension (chat/external_data.py), not the caller
         if isinstance(spec, Mapping):
             fields.append({**spec, "type": spec.get("type") or kind})
     return fields

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import NotFound
+from apps.providers.runtime.base import UsageCost
 from apps.workflows.models import App, Conversation, EndUser, Message
 
 from .inputs import HISTORY_MESSAGE_LIMIT
@@ -140,6 +141,7 @@ def message_finish(
     latency: float,
     status: str,
     error: str = "",
+    cost: UsageCost | None = None,
     **extra: Any,
 ) -> None:
     """Store the outcome (``extra``: agent_thoughts, workflow_run)."""
@@ -149,11 +151,12 @@ def message_finish(
     message.latency = latency
     message.status = status
     message.error = error
-    message.total_price = Decimal(0)
+    message.total_price = cost.total_price if cost is not None else Decimal(0)
+    message.currency = cost.currency if cost is not None else "USD"
     for name, value in extra.items():
         setattr(message, name, value)
     fields = ["answer", "message_tokens", "answer_tokens", "latency", "status", "error"]
-    message.save(update_fields=[*fields, "total_price", *extra, "updated_at"])
+    message.save(update_fields=[*fields, "total_price", "currency", *extra, "updated_at"])
 
 
 def history_turns(conversation: Conversation | None) -> list[dict[str, str]]:
@@ -170,20 +173,42 @@ def history_turns(conversation: Conversation | None) -> list[dict[str, str]]:
     return [{"query": q, "answer": a} for q, a in reversed(list(rows))]
 
 
-def usage_payload(prompt_tokens: int, completion_tokens: int, latency: float) -> dict[str, Any]:
-    """Dify's ``Usage`` (prices are not tracked yet: zero in USD)."""
-    zero = "0.0000000"
+def usage_payload(
+    prompt_tokens: int, completion_tokens: int, latency: float, cost: UsageCost | None = None
+) -> dict[str, Any]:
+    """Dify's ``Usage``; prices from ``cost`` (zero for a model with no price)."""
+    prices = (cost or UsageCost()).fields()
     return {
         "prompt_tokens": prompt_tokens,
-        "prompt_unit_price": zero,
-        "prompt_price_unit": "0.001",
-        "prompt_price": zero,
+        "prompt_unit_price": prices["prompt_unit_price"],
+        "prompt_price_unit": prices["prompt_price_unit"],
+        "prompt_price": prices["prompt_price"],
         "completion_tokens": completion_tokens,
-        "completion_unit_price": zero,
-        "completion_price_unit": "0.001",
-        "completion_price": zero,
+        "completion_unit_price": prices["completion_unit_price"],
+        "completion_price_unit": prices["completion_price_unit"],
+        "completion_price": prices["completion_price"],
         "total_tokens": prompt_tokens + completion_tokens,
-        "total_price": zero,
-        "currency": "USD",
+        "total_price": prices["total_price"],
+        "currency": prices["currency"],
         "latency": round(latency, 6),
     }
+
+
+def cost_of_usages(usages: Sequence[Mapping[str, Any]]) -> UsageCost | None:
+    """The summed cost of node usage dicts (a chatflow's LLM nodes); None if none has one."""
+    total: UsageCost | None = None
+    for usage in usages:
+        try:
+            cost = UsageCost(
+                prompt_unit_price=Decimal(str(usage.get("prompt_unit_price") or 0)),
+                prompt_price_unit=Decimal(str(usage.get("prompt_price_unit") or 0)),
+                prompt_price=Decimal(str(usage.get("prompt_price") or 0)),
+                completion_unit_price=Decimal(str(usage.get("completion_unit_price") or 0)),
+                completion_price_unit=Decimal(str(usage.get("completion_price_unit") or 0)),
+                completion_price=Decimal(str(usage.get("completion_price") or 0)),
+                currency=str(usage.get("currency") or "USD"),
+            )
+        except ArithmeticError:
+            continue
+        total = cost if total is None else total + cost
+    return total

@@ -13,8 +13,8 @@ from apps.core.errors import AppError
 from apps.providers.runtime.base import ChatMessage, Usage, estimate_tokens
 from apps.providers.services import WorkspaceModelRuntime
 from apps.workflows.models import Message
+from apps.workflows.moderation import REPLACE_REASON, Moderation, OutputGuard
 
-from .moderation import REPLACE_REASON, KeywordModeration
 from .records import message_finish, usage_payload
 from .task import ChatTask
 
@@ -37,17 +37,16 @@ def model_call_params(completion_params: Mapping[str, Any]) -> tuple[dict[str, A
     return parameters, [str(s) for s in stop] if isinstance(stop, list) else []
 
 
-def simple_run(call: ModelCall, moderation: KeywordModeration | None = None) -> Any:
+def simple_run(call: ModelCall, moderation: Moderation | None = None) -> Any:
     """The ``run`` of a ChatTask for the simple modes. With an output ``moderation`` the
-    text is checked as it grows: once it holds a keyword the model stream ends, the
-    flagged part is not sent, and a ``message_replace`` carries the preset response (the
-    stored answer)."""
+    text is checked as it grows (moderation/output.py): once it is flagged the model stream
+    ends and a ``message_replace`` carries the replacement (the stored answer)."""
 
     def run(task: ChatTask) -> Iterator[dict[str, Any]]:
         parts: list[str] = []
         usage: Usage | None = None
         status, failure = Message.Status.NORMAL, None
-        replaced = False
+        guard = OutputGuard(moderation) if moderation is not None else None
         runtime = WorkspaceModelRuntime(task.app.workspace)
         stream = runtime.chat_stream(
             call.messages, provider=call.provider, model=call.model,
@@ -62,8 +61,7 @@ def simple_run(call: ModelCall, moderation: KeywordModeration | None = None) -> 
                     break
                 if chunk.delta:
                     parts.append(chunk.delta)
-                    if moderation is not None and moderation.output_flagged("".join(parts)):
-                        replaced = True
+                    if guard is not None and guard.feed("".join(parts)):
                         break
                     yield {
                         "event": "message",
@@ -86,27 +84,28 @@ def simple_run(call: ModelCall, moderation: KeywordModeration | None = None) -> 
         if not task.stored():
             return
         answer = "".join(parts)
-        latency = time.perf_counter() - task.started
         if usage is not None:
             prompt_tokens, completion_tokens = usage.prompt_tokens, usage.completion_tokens
+            cost = usage.cost
         else:
             prompt_tokens = sum(estimate_tokens(m.text()) for m in call.messages)
             completion_tokens = estimate_tokens(answer)
-        if replaced and failure is None:
-            assert moderation is not None
-            answer = moderation.outputs_response
+            cost = runtime.cost(call.provider, call.model, prompt_tokens, completion_tokens)
+        replacement = guard.finish(answer) if guard is not None and failure is None else None
+        if replacement is not None:
+            answer = replacement
+        latency = time.perf_counter() - task.started
         message_finish(
             task.message, answer=answer, prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens, latency=latency, status=status,
-            error=failure.message if failure else "",
+            error=failure.message if failure else "", cost=cost,
         )  # fmt: skip
         if failure is not None:
             yield task.error_event(failure)
             return
-        if replaced:
-            yield {"event": "message_replace", **task.ids(), "answer": answer,
-                   "reason": REPLACE_REASON}  # fmt: skip
-        yield message_end(task, usage_payload(prompt_tokens, completion_tokens, latency))
+        if replacement is not None:
+            yield replace_event(task, replacement)
+        yield message_end(task, usage_payload(prompt_tokens, completion_tokens, latency, cost))
 
     return run
 
@@ -118,6 +117,11 @@ def message_end(task: ChatTask, usage: dict[str, Any]) -> dict[str, Any]:
         "event": "message_end", **task.ids(), "id": task.message_id,
         "metadata": {"usage": usage, "retriever_resources": resources}, "files": [],
     }  # fmt: skip
+
+
+def replace_event(task: ChatTask, answer: str) -> dict[str, Any]:
+    """Dify's ``message_replace``: the answer shown instead of what was streamed."""
+    return {"event": "message_replace", **task.ids(), "answer": answer, "reason": REPLACE_REASON}
 
 
 def direct_run(text: str) -> Any:
