@@ -292,6 +292,8 @@ DATASET_FULLTEXT_CANDIDATES = env.int("DATASET_FULLTEXT_CANDIDATES", default=100
 # process (batched, off the request path); 0: written by the request itself.
 DATASET_RETRIEVAL_RECORD_ASYNC = env.bool("DATASET_RETRIEVAL_RECORD_ASYNC", default=True)
 WEB_TOKEN_MAX_AGE = env.int("WEB_TOKEN_MAX_AGE", default=7200)  # seconds
+# characters of new answer text between two remote output moderation checks (Dify's default)
+MODERATION_BUFFER_SIZE = env.int("MODERATION_BUFFER_SIZE", default=300)
 
 LOGGING = {
     "version": 1,
