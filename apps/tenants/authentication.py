@@ -4,9 +4,11 @@ Console endpoints use Django sessions (DRF's SessionAuthentication) instead.
 
 A key's row, workspace and app are cached in the process for ``KEY_CACHE_SECONDS`` (the
 lookup is on the path of every Service API call, a streamed answer's first token
-included). Saving or deleting a key, an app or a workspace clears this process's cache;
-other processes see a revoked key, a disabled or edited app, an archived workspace
-within ``KEY_CACHE_SECONDS``. Unknown keys are never cached.
+included). Saving or deleting a key, an app or a workspace clears the cache of this
+process at once and, with Redis, of every other process within milliseconds
+(``apps.core.cache_bus``); without a message (Redis down) they see a revoked key, a
+disabled or edited app, an archived workspace within ``KEY_CACHE_SECONDS``. Unknown keys
+are never cached.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from apps.core.cache_bus import cache_bus
 from apps.core.ttl_cache import ModelSnapshotCache
 from apps.tenants import keys
 from apps.tenants.models import ApiKey, Workspace
@@ -30,10 +33,11 @@ if TYPE_CHECKING:
 
 KEY_CACHE_SECONDS = 2.0
 _keys: ModelSnapshotCache[ApiKey] = ModelSnapshotCache(KEY_CACHE_SECONDS, max_entries=1024)
+cache_bus.register("api-keys", _keys.clear)
 
 
 def _key_changed(**kwargs: Any) -> None:
-    _keys.clear()
+    cache_bus.invalidate("api-keys")
 
 
 for _model in ("tenants.ApiKey", "tenants.Workspace", "workflows.App"):  # lazy senders
@@ -45,6 +49,7 @@ def api_key_lookup(raw_key: str) -> ApiKey | None:
     """``api_key_authenticate`` through the cache; the app's workspace comes with it."""
     if keys.key_type_of(raw_key) is None:
         return None
+    cache_bus.ensure_listening()
     cache_key = keys.hash_key(raw_key)
     found = _keys.get_instance(cache_key)
     if found is not None:

@@ -1,7 +1,8 @@
 """Shared pieces of the Service API views: app-key auth, the ``user`` field, end users.
 
 End users are cached per (app, ``user``) for ``END_USER_CACHE_SECONDS``: the row never
-changes once created, and deleting one (or its app) clears this process's cache.
+changes once created, and deleting one (or its app) clears the cache in every process
+(``apps.core.cache_bus``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db.models.signals import post_delete
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from apps.core.cache_bus import cache_bus
 from apps.core.errors import AppError, InvalidParam
 from apps.core.ttl_cache import ModelSnapshotCache
 from apps.tenants.authentication import AppKeyAuthentication, principal_of
@@ -28,8 +30,11 @@ _end_users: ModelSnapshotCache[EndUser] = ModelSnapshotCache(
 )
 
 
+cache_bus.register("end-users", _end_users.clear)
+
+
 def _end_user_deleted(**kwargs: Any) -> None:
-    _end_users.clear()
+    cache_bus.invalidate("end-users")
 
 
 post_delete.connect(_end_user_deleted, sender=EndUser, dispatch_uid="end-user-cache")
