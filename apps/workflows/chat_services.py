@@ -17,9 +17,14 @@ is answered with the preset response (no model call), a failed retrieval is a 4x
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any
+
+from django.db import connections
+from django.http import StreamingHttpResponse
 
 from apps.core.errors import InvalidParam, NotFound
 from apps.providers.services import (
@@ -53,10 +58,14 @@ from apps.workflows.chat.vision import file_upload_settings, files_allowed, mess
 from apps.workflows.file_services import files_from_request
 from apps.workflows.models import App, EndUser, Message
 from apps.workflows.moderation import inputs_moderate, moderation_of
+from apps.workflows.run_events_store import run_event_store
 from apps.workflows.run_services import workflow_for_run, workflow_run_start
+from apps.workflows.sse import error_payload
 from apps.workflows.task_registry import task_registry
+from apps.workflows.workflow_api_services import run_events_stream
 
 CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
+logger = logging.getLogger(__name__)
 
 
 def _model_of(app: App) -> tuple[str | None, str | None, dict[str, Any], list[str]]:
@@ -161,6 +170,7 @@ def chat_message_start(
         message.retriever_resources = context.resources
     stop = task_registry().register(task_id, app_id=str(app.pk), user=end_user.session_id)
     stored_already = False
+    workflow_run = None
     if direct_answer is not None:
         run = direct_run(direct_answer)
     elif workflow is not None:
@@ -185,6 +195,7 @@ def chat_message_start(
             )  # fmt: skip
             raise
         run = advanced_run(handle, moderation)
+        workflow_run = handle.record
     elif agent is not None:
         assert model_call is not None
         run = agent_run(model_call, agent, moderation)
@@ -195,7 +206,7 @@ def chat_message_start(
     task = ChatTask(
         app=app, end_user=end_user, conversation=conversation, message=message,
         task_id=task_id, stop=stop, run=run, new_conversation=new_conversation,
-        name_conversation=new_conversation and auto_generate_name,
+        name_conversation=new_conversation and auto_generate_name, workflow_run=workflow_run,
     )  # fmt: skip
     if stored_already:
         task.store_done(True)
@@ -219,6 +230,31 @@ def chat_message_store(task: ChatTask) -> None:
         task.store_done(False)
         raise
     task.store_done(True)
+
+
+def chat_task_stream_resumable(task: ChatTask) -> StreamingHttpResponse:
+    """A chatflow's stream, resumable like a workflow's: the task runs on its own thread
+    into the run's event store (to the end, whoever listens), the answer follows the store
+    with ``id:`` on each frame; ``GET /v1/workflow/{run id}/events`` with ``Last-Event-ID``
+    sends what a dropped client missed."""
+    run = task.workflow_run
+    assert run is not None
+    run_id, store = str(run.pk), run_event_store()
+
+    def work() -> None:
+        try:
+            for payload in task.events():
+                store.append(run_id, payload)
+        except Exception:
+            logger.exception("chatflow stream of run %s failed", run_id)
+            message = "The server encountered an internal error."
+            store.append(run_id, error_payload("internal_server_error", message, 500, **task.ids()))
+        finally:
+            store.close(run_id)
+            connections.close_all()  # this thread's connections only
+
+    threading.Thread(target=work, name=f"chatflow-{run_id}", daemon=True).start()
+    return run_events_stream(run)
 
 
 def chat_task_stop(*, app: App, user: str, task_id: str) -> None:

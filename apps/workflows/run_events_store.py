@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 TERMINAL_EVENTS = frozenset({"workflow_finished", "error"})
+CHAT_TERMINAL_EVENTS = frozenset({"message_end", "error"})
 EVENT_TTL_SECONDS = 24 * 3600
 MAX_EVENTS_PER_RUN = 100_000
 MAX_RUNS_IN_MEMORY = 1000
@@ -28,6 +29,11 @@ Event = tuple[int, dict[str, Any]]
 
 
 def is_terminal(payload: dict[str, Any]) -> bool:
+    """The last event of a run's stream: ``workflow_finished`` (or ``error``) of a workflow
+    app; ``message_end`` (or ``error``) of a chatflow, whose events carry ``message_id``
+    (its ``workflow_finished`` comes before the answer's ``message_replace``/``message_end``)."""
+    if "message_id" in payload:
+        return payload.get("event") in CHAT_TERMINAL_EVENTS
     return payload.get("event") in TERMINAL_EVENTS
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.core.errors import AppError
-from apps.workflows.models import App, Conversation, EndUser, Message
+from apps.workflows.models import App, Conversation, EndUser, Message, WorkflowRun
 from apps.workflows.sse import error_payload
 from apps.workflows.task_registry import task_registry
 
@@ -60,6 +60,7 @@ class ChatTask:
     run: Callable[[ChatTask], Iterator[dict[str, Any]]]
     new_conversation: bool = False
     name_conversation: bool = False
+    workflow_run: WorkflowRun | None = None  # a chatflow's run (its stream is resumable)
     started: float = field(default_factory=time.perf_counter)
     _stored: threading.Event = field(default_factory=threading.Event, repr=False)
     _store_ok: bool = False

@@ -12,7 +12,12 @@ from rest_framework.response import Response
 
 from apps.core.errors import AppUnavailable, InvalidParam
 from apps.workflows.chat import conversations as conv
-from apps.workflows.chat_services import chat_message_start, chat_message_store, chat_task_stop
+from apps.workflows.chat_services import (
+    chat_message_start,
+    chat_message_store,
+    chat_task_stop,
+    chat_task_stream_resumable,
+)
 from apps.workflows.sse import SSEStream
 
 from .base import CHAT_MODES, WEB_OR_APP_KEY, NotChatApp, ServiceAPIView
@@ -63,6 +68,8 @@ class _MessagesCreate(ServiceAPIView):
             auto_generate_name=_flag(body.get("auto_generate_name"), "auto_generate_name", True),
             store_later=streaming,
         )  # fmt: skip
+        if streaming and task.workflow_run is not None:
+            return chat_task_stream_resumable(task)
         if streaming:
             stream = SSEStream(task.events)  # the model request goes out now…
             chat_message_store(task)  # …while the message is stored
