@@ -27,8 +27,10 @@ from apps.providers.services import (
     provider_credentials_get,
 )
 from apps.workflows.adapters.models import provider_name
+from apps.workflows.annotation_index import annotation_reply_find
 from apps.workflows.chat.advanced import advanced_run
 from apps.workflows.chat.agent import AgentConfig, agent_config, agent_run
+from apps.workflows.chat.annotation import annotation_run
 from apps.workflows.chat.context import DatasetContext, dataset_context, prompt_with_context
 from apps.workflows.chat.inputs import (
     form_fields,
@@ -113,13 +115,14 @@ def chat_message_start(
     config = app.model_config if isinstance(app.model_config, Mapping) else {}
     moderation = moderation_of(config) if workflow is None else None
     flagged = moderation is not None and moderation.inputs_flagged(values, query)
+    hit = annotation_reply_find(app=app, query=query) if chat and not flagged else None
     context: DatasetContext | None = None
     message_pk = uuid.uuid4()
     if app.mode == "agent-chat":
         agent = agent_config(app.workspace, config)
     if workflow is None:
         provider, model, parameters, stop_words = _model_of(app)
-        if not flagged:  # Dify: the inputs' moderation comes before the retrieval
+        if not flagged and hit is None:  # Dify: the inputs' moderation comes before the retrieval
             context = dataset_context(app, query=query, inputs=values, message_id=str(message_pk))
         pre_prompt = template_render(str(config.get("pre_prompt") or ""), values)
         messages = prompt_messages(
@@ -145,7 +148,9 @@ def chat_message_start(
     if context is not None:
         message.retriever_resources = context.resources
     stop = task_registry().register(task_id, app_id=str(app.pk), user=end_user.session_id)
-    if model_call is None:
+    if hit is not None:  # annotation reply: the annotation's answer, no model or workflow
+        run = annotation_run(hit)
+    elif model_call is None:
         assert conversation is not None and workflow is not None
         try:
             records_store(message, new_conversation=new_conversation)
@@ -179,7 +184,7 @@ def chat_message_start(
         task_id=task_id, stop=stop, run=run, new_conversation=new_conversation,
         name_conversation=new_conversation and auto_generate_name,
     )  # fmt: skip
-    if model_call is None:
+    if model_call is None and hit is None:
         task.store_done(True)
     elif not store_later:
         try:
