@@ -4,7 +4,9 @@ An annotation's question is embedded with the model of its app's reply setting; 
 provider and model are kept beside the vector, and search compares only vectors of the
 setting's model (and dimension). ``annotation_reply_find`` embeds a query and takes the
 nearest annotation: a hit when ``1 - cosine distance`` ≥ the setting's threshold.
-``annotation_reply_job_run`` is the body of the enable/disable jobs.
+The setting is read on every chat message: each process keeps it (or its absence) for
+``REPLY_CACHE_SECONDS``; the jobs drop it in their process, other processes see a change
+within that time. Writers read it fresh.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Func, IntegerField, Q
+from django.db.models.signals import post_delete, post_save
 from pgvector.django import CosineDistance
 
 from apps.core.errors import AppError
+from apps.core.ttl_cache import TTLCache
 from apps.providers.services import WorkspaceModelRuntime
 from apps.workflows.models import (
     Annotation,
@@ -32,7 +36,20 @@ from apps.workflows.models import (
 
 logger = logging.getLogger(__name__)
 EMBED_BATCH = 64
-Job = AnnotationReplyJob
+REPLY_CACHE_SECONDS = 2.0
+Model = tuple[str, str]  # (embedding provider, embedding model)
+_OFF = "off"
+_settings = TTLCache(REPLY_CACHE_SECONDS, max_entries=10_000)
+
+
+@dataclass(frozen=True)
+class ReplySetting:
+    """What a chat needs of an app's annotation reply setting (cached)."""
+
+    id: uuid.UUID
+    score_threshold: float
+    embedding_provider: str
+    embedding_model: str
 
 
 @dataclass(frozen=True)
@@ -60,13 +77,36 @@ def account_name(user: Any) -> str:
     return full or (user.email or user.get_username()).split("@")[0] or "Dify user"
 
 
-def reply_setting(app: App) -> AnnotationReplySetting | None:
-    """The app's annotation reply setting when it is on."""
-    return (
+def reply_setting(app: App, *, fresh: bool = False) -> ReplySetting | None:
+    """The app's annotation reply setting when it is on (``fresh``: not from the cache)."""
+    if not fresh:
+        cached = _settings.get(app.pk)
+        if cached is not None:
+            return None if cached == _OFF else cached  # type: ignore[no-any-return]
+    generation = _settings.generation
+    row = (
         AnnotationReplySetting.objects.for_workspace(app.workspace_id)
         .filter(app=app, enabled=True)
         .first()
     )
+    found = None
+    if row is not None:
+        found = ReplySetting(row.pk, row.score_threshold, *model_of(row))
+    _settings.put(app.pk, found or _OFF, generation)
+    return found
+
+
+def reply_setting_changed(app_id: object) -> None:
+    """Drop this process's cached setting of the app (after writing it)."""
+    _settings.discard(app_id)
+
+
+def _setting_saved(instance: AnnotationReplySetting, **kwargs: Any) -> None:
+    reply_setting_changed(instance.app_id)
+
+
+post_save.connect(_setting_saved, sender=AnnotationReplySetting, dispatch_uid="reply-setting")
+post_delete.connect(_setting_saved, sender=AnnotationReplySetting, dispatch_uid="reply-setting")
 
 
 def annotation_reply_config(app: App) -> dict[str, Any]:
@@ -75,7 +115,7 @@ def annotation_reply_config(app: App) -> dict[str, Any]:
     if setting is None:
         return {"enabled": False}
     return {
-        "id": str(setting.pk),
+        "id": str(setting.id),
         "enabled": True,
         "score_threshold": setting.score_threshold,
         "embedding_model": {
@@ -85,29 +125,31 @@ def annotation_reply_config(app: App) -> dict[str, Any]:
     }
 
 
-def _embed(app: App, model: tuple[str, str], texts: list[str]) -> list[list[float]]:
+def _embed(app: App, model: Model, texts: list[str]) -> list[list[float]]:
     result = WorkspaceModelRuntime(app.workspace).embed(texts, provider=model[0], model=model[1])
     if len(result.vectors) != len(texts):
         raise AppError("the embedding model returned a wrong number of vectors")
     return result.vectors
 
 
-def _model_of(setting: AnnotationReplySetting | AnnotationReplyJob) -> tuple[str, str]:
+def model_of(
+    setting: ReplySetting | AnnotationReplySetting | AnnotationReplyJob,
+) -> Model:
     return setting.embedding_provider, setting.embedding_model
 
 
-def _of_model(model: tuple[str, str]) -> Q:
+def _of_model(model: Model) -> Q:
     return Q(embedding_provider=model[0], embedding_model=model[1], embedding__isnull=False)
 
 
-def _write(pk: uuid.UUID, question: str, model: tuple[str, str], vector: list[float]) -> int:
+def _write(pk: uuid.UUID, question: str, model: Model, vector: list[float]) -> int:
     """Store an embedding unless the question changed since it was read."""
     return Annotation.objects.filter(pk=pk, question=question).update(
         embedding=vector, embedding_provider=model[0], embedding_model=model[1]
     )
 
 
-def embed_missing(app: App, model: tuple[str, str]) -> int:
+def embed_missing(app: App, model: Model) -> int:
     """Embed the app's annotations that have no embedding of the setting's model (or an
     outdated one); returns how many were written. An annotation whose question changes
     meanwhile is skipped here (the update queues its own embedding)."""
@@ -136,10 +178,10 @@ def annotation_embed(annotation_id: uuid.UUID | str) -> bool:
     for _ in range(3):
         annotation = Annotation.objects.select_related("app__workspace").filter(pk=annotation_id)
         found = annotation.first()
-        setting = reply_setting(found.app) if found is not None else None
+        setting = reply_setting(found.app, fresh=True) if found is not None else None
         if found is None or setting is None:
             return False
-        model = _model_of(setting)
+        model = model_of(setting)
         if (
             found.embedding is not None
             and (found.embedding_provider, found.embedding_model) == model
@@ -147,8 +189,8 @@ def annotation_embed(annotation_id: uuid.UUID | str) -> bool:
             return False
         [vector] = _embed(found.app, model, [found.question])
         _write(found.pk, found.question, model, vector)
-        now = reply_setting(found.app)
-        if now is None or _model_of(now) == model:
+        now = reply_setting(found.app, fresh=True)
+        if now is None or model_of(now) == model:
             return True
     return True
 
@@ -161,14 +203,14 @@ def annotation_reply_find(*, app: App, query: str) -> AnnotationHit | None:
     if setting is None or not query:
         return None
     try:
-        [vector] = _embed(app, _model_of(setting), [query])
+        [vector] = _embed(app, model_of(setting), [query])
     except Exception as exc:  # noqa: BLE001 - annotation reply must never break a chat
         logger.warning("annotation reply: embedding the query failed: %s", exc)
         return None
     nearest = (
         Annotation.objects.for_workspace(app.workspace_id)
         .filter(app=app)
-        .filter(_of_model(_model_of(setting)))
+        .filter(_of_model(model_of(setting)))
         .annotate(dims=Func(F("embedding"), function="vector_dims", output_field=IntegerField()))
         .filter(dims=len(vector))
         .annotate(distance=CosineDistance("embedding", vector))
@@ -204,60 +246,3 @@ def annotation_hit_record(hit: AnnotationHit, *, message: Message, end_user: End
             question=message.query, source="api", score=hit.score,
             annotation_question=hit.question, annotation_content=hit.answer,
         )  # fmt: skip
-
-
-# -- the enable / disable jobs ------------------------------------------------------------------
-def _job_update(job: AnnotationReplyJob, **fields: Any) -> None:
-    for name, value in fields.items():
-        setattr(job, name, value)
-    job.save(update_fields=[*fields, "updated_at"])
-
-
-def annotation_reply_job_run(job_id: uuid.UUID | str) -> None:
-    """Run an enable or disable job once (a finished job is left alone: safe to repeat).
-
-    enable: embed what lacks the chosen model's embedding, switch the setting to it, then
-    embed again what was added meanwhile (annotations added after the switch embed
-    themselves). disable: the setting goes off and the embeddings are dropped."""
-    job = AnnotationReplyJob.objects.select_related("app__workspace").filter(pk=job_id).first()
-    if job is None or job.status in (Job.Status.COMPLETED, Job.Status.ERROR):
-        return
-    _job_update(job, status=Job.Status.PROCESSING)
-    try:
-        if job.action == Job.Action.ENABLE:
-            written = embed_missing(job.app, _model_of(job))
-            _setting_switch_on(job)
-            written += embed_missing(job.app, _model_of(job))
-            _job_update(job, status=Job.Status.COMPLETED, embedded=written)
-        else:
-            _setting_switch_off(job)
-            _job_update(job, status=Job.Status.COMPLETED)
-    except Exception as exc:
-        if not isinstance(exc, AppError):
-            logger.exception("annotation reply job %s failed", job.pk)
-        message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
-        _job_update(job, status=Job.Status.ERROR, error_msg=message[:2000])
-
-
-def _setting_switch_on(job: AnnotationReplyJob) -> None:
-    with transaction.atomic():
-        App.objects.select_for_update().filter(pk=job.app_id).first()  # one switch at a time
-        AnnotationReplySetting.objects.update_or_create(
-            app_id=job.app_id,
-            defaults={
-                "workspace_id": job.workspace_id,
-                "enabled": True,
-                "score_threshold": job.score_threshold if job.score_threshold is not None else 0.9,
-                "embedding_provider": job.embedding_provider,
-                "embedding_model": job.embedding_model,
-            },
-        )
-
-
-def _setting_switch_off(job: AnnotationReplyJob) -> None:
-    with transaction.atomic():
-        App.objects.select_for_update().filter(pk=job.app_id).first()
-        AnnotationReplySetting.objects.filter(app_id=job.app_id).update(enabled=False)
-        Annotation.objects.filter(app_id=job.app_id).update(
-            embedding=None, embedding_provider="", embedding_model=""
-        )

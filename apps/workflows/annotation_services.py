@@ -3,7 +3,7 @@
 
 Every lookup is scoped to the key's app (and its workspace): another app's annotation or
 job is not found. Added or changed questions are embedded by a task while reply is on;
-enable/disable are jobs (a row other processes read, see ``annotation_index``).
+enable/disable are jobs (a row other processes read, see ``annotation_jobs``).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def annotation_create(*, app: App, question: str, answer: str) -> Annotation:
         workspace_id=app.workspace_id, app=app, question=question, content=answer,
         created_by=_owner(app),
     )  # fmt: skip
-    if reply_setting(app) is not None:
+    if reply_setting(app, fresh=True) is not None:
         tasks.queue(tasks.annotation_embed, str(annotation.pk))
     return annotation
 
@@ -105,7 +105,7 @@ def annotation_update(*, annotation: Annotation, question: str, answer: str) -> 
         annotation.embedding_provider = annotation.embedding_model = ""
         fields += ["embedding", "embedding_provider", "embedding_model"]
     annotation.save(update_fields=fields)
-    if changed and reply_setting(annotation.app) is not None:
+    if changed and reply_setting(annotation.app, fresh=True) is not None:
         tasks.queue(tasks.annotation_embed, str(annotation.pk))
     return annotation
 

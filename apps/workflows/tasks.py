@@ -12,7 +12,7 @@ from celery import current_app, shared_task
 from django.db import transaction
 
 from apps.core.errors import AppError
-from apps.workflows import annotation_index
+from apps.workflows import annotation_index, annotation_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def annotation_embed(self: Any, annotation_id: str) -> None:
 @shared_task(acks_late=True, name="apps.workflows.tasks.annotation_reply_job")
 def annotation_reply_job(job_id: str) -> None:
     """Run an annotation reply enable/disable job; the outcome is on the job row."""
-    annotation_index.annotation_reply_job_run(job_id)
+    annotation_jobs.annotation_reply_job_run(job_id)
 
 
 def queue(task: Any, *args: str) -> None:
