@@ -7,6 +7,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.workflows.models import (
+    Annotation,
+    AnnotationHitHistory,
+    AnnotationReplyJob,
+    AnnotationReplySetting,
     App,
     ConversationVariableSet,
     NodeExecution,
@@ -122,3 +126,51 @@ class ConversationVariableSetAdmin(admin.ModelAdmin):
     list_display = ["conversation_id", "app", "updated_at"]
     search_fields = ["conversation_id", "app__name"]
     raw_id_fields = ["app"]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ["question", "app", "hit_count", "embedding_model", "created_at"]
+    search_fields = ["question", "content", "app__name", "id"]
+    list_filter = ["embedding_model"]
+    readonly_fields = [
+        "id", "hit_count", "embedding_provider", "embedding_model", "created_at", "updated_at",
+    ]  # fmt: skip
+    exclude = ["embedding"]
+    raw_id_fields = ["app", "created_by", "conversation", "message"]
+
+
+@admin.register(AnnotationReplySetting)
+class AnnotationReplySettingAdmin(admin.ModelAdmin):
+    list_display = ["app", "enabled", "score_threshold", "embedding_provider", "embedding_model"]
+    list_filter = ["enabled"]
+    search_fields = ["app__name", "app__id"]
+    # switched on and off by the enable/disable jobs (they embed or drop the annotations)
+    readonly_fields = [
+        "id", "workspace", "app", "enabled", "embedding_provider", "embedding_model",
+        "created_at", "updated_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AnnotationHitHistory)
+class AnnotationHitHistoryAdmin(admin.ModelAdmin):
+    list_display = ["question", "annotation", "score", "source", "created_at"]
+    search_fields = ["question", "annotation__question", "app__name"]
+    readonly_fields = [f.name for f in AnnotationHitHistory._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AnnotationReplyJob)
+class AnnotationReplyJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "app", "action", "status", "embedded", "created_at", "updated_at"]
+    list_filter = ["action", "status"]
+    search_fields = ["id", "app__name"]
+    readonly_fields = [f.name for f in AnnotationReplyJob._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

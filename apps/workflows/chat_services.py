@@ -33,8 +33,10 @@ from apps.providers.services import (
     provider_credentials_get,
 )
 from apps.workflows.adapters.models import provider_name
+from apps.workflows.annotation_index import annotation_reply_find
 from apps.workflows.chat.advanced import advanced_run
 from apps.workflows.chat.agent import AgentConfig, agent_config, agent_run
+from apps.workflows.chat.annotation import annotation_run
 from apps.workflows.chat.context import DatasetContext, dataset_context, prompt_with_context
 from apps.workflows.chat.external_data import external_data_fill
 from apps.workflows.chat.inputs import (
@@ -129,6 +131,11 @@ def chat_message_start(
     direct_answer = moderated.answer
     model_call: ModelCall | None = None
     agent: AgentConfig | None = None
+    hit = (
+        annotation_reply_find(app=app, query=moderated.query)
+        if chat and direct_answer is None
+        else None
+    )  # annotation reply: a stored answer to a query like this one, no model or workflow
     context: DatasetContext | None = None
     message_pk = uuid.uuid4()
     if workflow is None:
@@ -138,7 +145,7 @@ def chat_message_start(
             agent = agent_config(app.workspace, config)
         provider, model, parameters, stop_words = _model_of(app)
         prompt_values = moderated.inputs
-        if direct_answer is None:
+        if direct_answer is None and hit is None:
             prompt_values = external_data_fill(app, config, prompt_values, moderated.query)
             context = dataset_context(
                 app, query=moderated.query, inputs=prompt_values, message_id=str(message_pk)
@@ -173,6 +180,8 @@ def chat_message_start(
     workflow_run = None
     if direct_answer is not None:
         run = direct_run(direct_answer)
+    elif hit is not None:
+        run = annotation_run(hit)
     elif workflow is not None:
         assert conversation is not None
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from apps.workflows.annotation_index import annotation_reply_config
 from apps.workflows.file_services import upload_limits
 from apps.workflows.models import App
 from apps.workflows.run_services import GRAPH_MODES, workflow_for_run
@@ -96,14 +97,18 @@ def _parameters(features: Mapping[str, Any], form: list[Any]) -> dict[str, Any]:
 
 
 def app_parameters(*, app: App) -> dict[str, Any]:
-    """Dify's AppParametersResponse for any mode (raises app_unavailable without a workflow)."""
+    """Dify's AppParametersResponse for any mode (raises app_unavailable without a workflow).
+    ``annotation_reply`` is the app's annotation reply setting, as in Dify."""
     if app.mode in GRAPH_MODES:
         workflow = workflow_for_run(app=app)
         features = workflow.features if isinstance(workflow.features, Mapping) else {}
-        return _parameters(features, user_input_form_of_graph(workflow.graph or {}))
-    config = app.model_config if isinstance(app.model_config, Mapping) else {}
-    form = config.get("user_input_form")
-    return _parameters(config, list(form) if isinstance(form, list) else [])
+        answer = _parameters(features, user_input_form_of_graph(workflow.graph or {}))
+    else:
+        config = app.model_config if isinstance(app.model_config, Mapping) else {}
+        form = config.get("user_input_form")
+        answer = _parameters(config, list(form) if isinstance(form, list) else [])
+    answer["annotation_reply"] = annotation_reply_config(app)
+    return answer
 
 
 def app_meta(*, app: App) -> dict[str, Any]:

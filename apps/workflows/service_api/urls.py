@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("apps.workflows.service_api.app_urls")),
     path("", include("apps.workflows.service_api.chat_urls")),
     path("", include("apps.workflows.service_api.workflow_urls")),
+    path("", include("apps.workflows.service_api.annotation_urls")),
 ]
