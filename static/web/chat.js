@@ -75,9 +75,18 @@
   }
 
   // --- conversation start: opening statement + suggested questions ---------------------
+  // {{variable}} in the opening statement shows the form's value (as Dify's web app does).
+  function withInputs(template) {
+    var values = collectInputs();
+    return template.replace(/\{\{([a-zA-Z_][a-zA-Z0-9_]*)\}\}/g, function (whole, name) {
+      return name in values ? String(values[name]) : whole;
+    });
+  }
+
+  var opening = null;
   function greet() {
     log.textContent = "";
-    if (config.opening_statement) bubble("bot", config.opening_statement);
+    opening = config.opening_statement ? bubble("bot", withInputs(config.opening_statement)) : null;
     var questions = config.suggested_questions || [];
     if (questions.length) {
       var box = el("div", "suggested");
@@ -112,6 +121,34 @@
     return fetch(config.token_url, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) { config.token = data.token; config.user = data.user; });
+  }
+
+  function getJSON(path, retried) {
+    return fetch(config.api_base + path, {
+      headers: { "Authorization": "Bearer " + config.token },
+    }).then(function (response) {
+      if (response.status === 401 && !retried) {
+        return refreshToken().then(function () { return getJSON(path, true); });
+      }
+      return response.ok ? response.json() : null;
+    });
+  }
+
+  // --- an earlier conversation of this visitor: shown again after a reload --------------
+  function loadHistory() {
+    var conversationId = localStorage.getItem(storageKey);
+    if (!isChat || !conversationId) return Promise.resolve();
+    var path = "/messages?limit=100&conversation_id=" + encodeURIComponent(conversationId) +
+      "&user=" + encodeURIComponent(config.user);
+    return getJSON(path, false).then(function (page) {
+      if (!page) { localStorage.removeItem(storageKey); return; }  // gone: start afresh
+      page.data.forEach(function (message) {
+        bubble("user", message.query);
+        var answer = bubble(message.status === "error" ? "error" : "bot",
+                            message.answer || message.error || "");
+        showSources(answer, message.retriever_resources);
+      });
+    }).catch(function () { /* the page still works without its history */ });
   }
 
   function request(path, body, retried) {
@@ -221,5 +258,11 @@
     localStorage.removeItem(storageKey);
     greet();
   });
+  inputsForm.addEventListener("input", function () {
+    if (opening && !log.querySelector(".bubble.user")) {
+      opening.textContent = withInputs(config.opening_statement);
+    }
+  });
   greet();
+  loadHistory();
 })();
