@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +17,9 @@ DEFAULT_API_BASE = "https://api.openai.com/v1"
 
 _CHAT = ("tool-call", "multi-tool-call", "stream-tool-call")
 _VISION = (*_CHAT, "vision")
+# OpenAI's built-in voices; the default (Dify's too) first.
+TTS_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
+_MINI_TTS_VOICES = (*TTS_VOICES, "ballad", "verse", "marin", "cedar")
 _MODELS = (
     ModelInfo("gpt-4o", ModelType.LLM, _VISION, context_size=128_000),
     ModelInfo("gpt-4o-mini", ModelType.LLM, _VISION, context_size=128_000),
@@ -26,6 +29,10 @@ _MODELS = (
     ModelInfo("text-embedding-3-small", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=1536),
     ModelInfo("text-embedding-3-large", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=3072),
     ModelInfo("text-embedding-ada-002", ModelType.TEXT_EMBEDDING, (), 8191, dimensions=1536),
+    ModelInfo("whisper-1", ModelType.SPEECH2TEXT),
+    ModelInfo("tts-1", ModelType.TTS, voices=TTS_VOICES),
+    ModelInfo("tts-1-hd", ModelType.TTS, voices=TTS_VOICES),
+    ModelInfo("gpt-4o-mini-tts", ModelType.TTS, voices=_MINI_TTS_VOICES),
 )
 # Reasoning models (o1, o3-mini, o4-mini, ...) take max_completion_tokens and no sampling knobs.
 _REASONING_MODEL = re.compile(r"^o\d")
@@ -43,7 +50,12 @@ def api_base(value: str | None) -> str:
 class OpenAIProvider(OpenAIAPIProvider):
     name = "openai"
     label = "OpenAI"
-    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING)
+    supported_model_types = (
+        ModelType.LLM,
+        ModelType.TEXT_EMBEDDING,
+        ModelType.SPEECH2TEXT,
+        ModelType.TTS,
+    )
     credential_schema = (
         CredentialField("openai_api_key", "API Key", "secret-input", placeholder="sk-..."),
         CredentialField(
@@ -75,6 +87,21 @@ class OpenAIProvider(OpenAIAPIProvider):
 
     def list_models(self, credentials: Mapping[str, str]) -> list[ModelInfo]:
         return list(_MODELS)
+
+    def text_to_speech(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        text: str,
+        voice: str,
+        *,
+        audio_format: str = "mp3",
+    ) -> Iterator[bytes]:
+        """A voice this model does not have is replaced by its default one (as Dify does)."""
+        voices = self.tts_voices(credentials, model)
+        if voices and voice not in voices:
+            voice = voices[0]
+        return super().text_to_speech(credentials, model, text, voice, audio_format=audio_format)
 
     def adapt_parameters(self, model: str, params: dict[str, Any]) -> dict[str, Any]:
         if not _REASONING_MODEL.match(model):
