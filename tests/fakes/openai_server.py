@@ -128,6 +128,7 @@ class FakeOpenAIServer:
         self.chunk_delay = chunk_delay
         self.tool_calls: list[list[dict[str, Any]]] = []  # queue; one entry per chat reply
         self.requests: list[RecordedRequest] = []
+        self.aborted_speech = 0  # speech answers whose client hung up before the end
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -312,6 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+            with self.server.fake._lock:
+                self.server.fake.aborted_speech += 1
 
     def _rerank(self, body: dict[str, Any]) -> None:
         query, documents = body.get("query"), body.get("documents")
