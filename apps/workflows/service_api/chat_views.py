@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apps.core.errors import AppUnavailable, InvalidParam
 from apps.workflows.chat import conversations as conv
+from apps.workflows.chat.speech import with_speech
 from apps.workflows.chat_services import chat_message_start, chat_message_store, chat_task_stop
 from apps.workflows.sse import SSEStream
 
@@ -64,7 +65,8 @@ class _MessagesCreate(ServiceAPIView):
             store_later=streaming,
         )  # fmt: skip
         if streaming:
-            stream = SSEStream(task.events)  # the model request goes out now…
+            app = self.app  # the model request goes out now (read out when TTS auto-plays)…
+            stream = SSEStream(lambda: with_speech(task.events(), app=app))
             chat_message_store(task)  # …while the message is stored
             return stream.response()
         return Response(task.blocking())
