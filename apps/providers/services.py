@@ -506,3 +506,45 @@ class WorkspaceModelRuntime:
                 return runtime.moderate(credentials, name, text)
 
         return moderate
+
+    def speech_to_text(
+        self,
+        audio: bytes,
+        *,
+        filename: str,
+        mime_type: str,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> str:
+        """The transcript of an audio file (the default speech2text model when none is named)."""
+        runtime, credentials, model = self._resolve(ModelType.SPEECH2TEXT, provider, model)
+        release_connection()  # no DB connection held while the model listens
+        with provider_errors():
+            return runtime.speech_to_text(credentials, model, audio, filename, mime_type)
+
+    def text_to_speech(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> Iterator[bytes]:
+        """``text`` spoken (the default tts model when none is named; with no ``voice``, the
+        model's default one). The model is resolved now; the request goes out on the first
+        ``next()``, which raises the provider's errors as coded ones."""
+        runtime, credentials, model = self._resolve(ModelType.TTS, provider, model)
+        if not voice:
+            with provider_errors():
+                voice = next(iter(runtime.tts_voices(credentials, model)), "")
+        if not voice:
+            raise InvalidParam(f"Sorry, no voice available for {model}.")
+        return _speech(runtime, credentials, model, text, voice)
+
+
+def _speech(
+    runtime: ModelProvider, credentials: dict[str, str], model: str, text: str, voice: str
+) -> Iterator[bytes]:
+    release_connection()  # no DB connection held while the audio streams
+    with provider_errors():
+        yield from runtime.text_to_speech(credentials, model, text, voice)

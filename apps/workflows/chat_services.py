@@ -55,6 +55,7 @@ from apps.workflows.chat.records import (
     records_store,
 )
 from apps.workflows.chat.simple import ModelCall, direct_run, model_call_params, simple_run
+from apps.workflows.chat.speech import with_speech
 from apps.workflows.chat.task import ChatTask
 from apps.workflows.chat.vision import file_upload_settings, files_allowed, messages_with_images
 from apps.workflows.file_services import files_from_request
@@ -252,7 +253,7 @@ def chat_task_stream_resumable(task: ChatTask) -> StreamingHttpResponse:
 
     def work() -> None:
         try:
-            for payload in task.events():
+            for payload in with_speech(task.events(), app=task.app):
                 store.append(run_id, payload)
         except Exception:
             logger.exception("chatflow stream of run %s failed", run_id)

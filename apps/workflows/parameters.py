@@ -96,6 +96,14 @@ def _parameters(features: Mapping[str, Any], form: list[Any]) -> dict[str, Any]:
     return answer
 
 
+def app_features(*, app: App) -> Mapping[str, Any]:
+    """The app's feature settings (``speech_to_text``, ``text_to_speech``, …): the published
+    (else draft) workflow's ``features`` in graph modes, ``model_config`` otherwise."""
+    graph = app.mode in GRAPH_MODES
+    features = workflow_for_run(app=app).features if graph else app.model_config
+    return features if isinstance(features, Mapping) else {}
+
+
 def app_parameters(*, app: App) -> dict[str, Any]:
     """Dify's AppParametersResponse for any mode (raises app_unavailable without a workflow).
     ``annotation_reply`` is the app's annotation reply setting, as in Dify."""

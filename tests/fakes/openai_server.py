@@ -4,10 +4,14 @@
         client = openai.OpenAI(api_key=server.api_key, base_url=server.base_url)
 
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions`` (JSON or SSE with
-``stream: true``), ``POST /v1/embeddings`` (float or base64) and ``POST /v1/rerank`` (the
+``stream: true``), ``POST /v1/embeddings`` (float or base64), ``POST /v1/rerank`` (the
 Jina/Cohere-style rerank API of vLLM, Xinference and gateways; score = the share of the
-query's words found in the document) and ``POST /v1/moderations`` (flagged, category
-``violence``, when an input holds one of ``moderated_words``, case-insensitively).
+query's words found in the document), ``POST /v1/moderations`` (flagged, category
+``violence``, when an input holds one of ``moderated_words``, case-insensitively), ``POST
+/v1/audio/transcriptions`` (a real multipart body; the transcript is
+``fake_transcript(filename, bytes)``) and ``POST /v1/audio/speech`` (``fake_speech(input,
+voice)`` as ``audio/mpeg``, one HTTP chunk per word; OpenAI's limit of 4096 input
+characters is enforced).
 Token usage is counted as whitespace-separated words (text parts of messages for the
 prompt, the reply and tool-call arguments for the completion). ``max_tokens`` cuts the
 reply to that many words with ``finish_reason: "length"``. Streams are sent with chunked
@@ -26,7 +30,9 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -35,6 +41,8 @@ DEFAULT_MODELS = (
     "fake-chat", "fake-chat-large", "fake-embed", "fake-rerank", "fake-moderation",
     "omni-moderation-latest",
 )  # fmt: skip
+AUDIO_MODELS = ("fake-whisper", "fake-tts")  # add to ``models`` for the audio endpoints
+SPEECH_INPUT_LIMIT = 4096
 _INVALID = "invalid_request_error"
 
 
@@ -43,8 +51,16 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
-    json: Any
+    json: Any  # a multipart body: its text fields
     client_port: int = 0  # the same port on two requests: the connection was kept alive
+    files: dict[str, UploadedPart] = field(default_factory=dict)  # multipart file parts
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
@@ -67,6 +83,23 @@ def fake_embedding(text: str, dimensions: int = 8) -> list[float]:
     return [v / norm for v in values[:dimensions]]
 
 
+def fake_transcript(filename: str, data: bytes) -> str:
+    """The text the server "hears" in an uploaded audio file."""
+    return f"{filename}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}"
+
+
+def fake_speech_frames(text: str, voice: str) -> list[bytes]:
+    """The audio the server "speaks": one 34-byte MPEG-looking frame per word."""
+    return [
+        b"\xff\xf3" + hashlib.sha256(f"{voice}:{index}:{word}".encode()).digest()
+        for index, word in enumerate(text.split())
+    ]
+
+
+def fake_speech(text: str, voice: str) -> bytes:
+    return b"".join(fake_speech_frames(text, voice))
+
+
 def count_words(content: Any) -> int:
     if isinstance(content, str):
         return len(content.split())
@@ -75,7 +108,10 @@ def count_words(content: Any) -> int:
     return 0
 
 
-_POST_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/rerank", "/v1/moderations")
+_POST_PATHS = (
+    "/v1/chat/completions", "/v1/embeddings", "/v1/rerank", "/v1/moderations",
+    "/v1/audio/transcriptions", "/v1/audio/speech",
+)  # fmt: skip
 
 
 class FakeOpenAIServer:
@@ -98,6 +134,7 @@ class FakeOpenAIServer:
         self.chunk_delay = chunk_delay
         self.tool_calls: list[list[dict[str, Any]]] = []  # queue; one entry per chat reply
         self.requests: list[RecordedRequest] = []
+        self.aborted_speech = 0  # speech answers whose client hung up before the end
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -218,14 +255,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         fake = self.server.fake
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        files: dict[str, UploadedPart] = {}
+        body: Any
+        content_type = self.headers.get("Content-Type") or ""
+        if content_type.startswith("multipart/form-data"):
+            body, files = _multipart(content_type, raw)
+        else:
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
         path = urlsplit(self.path).path
         headers = {k.lower(): v for k, v in self.headers.items()}
         port = int(self.client_address[1])
-        failure = fake._record(RecordedRequest(self.command, path, headers, body, port))
+        recorded = RecordedRequest(self.command, path, headers, body, port, files)
+        failure = fake._record(recorded)
         if failure is not None:
             return self._error(failure.status, failure.message, failure.code, failure.type)
         if fake.api_key is not None and headers.get("authorization") != f"Bearer {fake.api_key}":
@@ -241,11 +285,44 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("model") not in fake.models:
             message = f"The model `{body.get('model')}` does not exist or you have no access to it."
             return self._error(404, message, "model_not_found")
+        if path == "/v1/audio/transcriptions":
+            return self._transcription(files)
+        if path == "/v1/audio/speech":
+            return self._speech(body)
         if path == "/v1/rerank":
             return self._rerank(body)
         if path == "/v1/moderations":
             return self._moderations(body)
         return self._embeddings(body) if path == "/v1/embeddings" else self._chat(body)
+
+    def _transcription(self, files: dict[str, UploadedPart]) -> None:
+        part = files.get("file")
+        if part is None or not part.data:
+            return self._error(400, "file must be a non-empty file part.")
+        self._json(200, {"text": fake_transcript(part.filename, part.data)})
+
+    def _speech(self, body: dict[str, Any]) -> None:
+        text, voice = body.get("input"), body.get("voice")
+        if not isinstance(text, str) or not text.strip() or not isinstance(voice, str) or not voice:
+            return self._error(400, "input and voice must be non-empty strings.")
+        if len(text) > SPEECH_INPUT_LIMIT:
+            return self._error(400, f"input is longer than {SPEECH_INPUT_LIMIT} characters.")
+        if body.get("response_format", "mp3") != "mp3":
+            return self._error(400, "this fake speaks mp3 only.")
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for index, frame in enumerate(fake_speech_frames(text, voice)):
+                if index and self.server.fake.chunk_delay:
+                    time.sleep(self.server.fake.chunk_delay)
+                self._write_chunk(frame)
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            with self.server.fake._lock:
+                self.server.fake.aborted_speech += 1
 
     def _rerank(self, body: dict[str, Any]) -> None:
         query, documents = body.get("query"), body.get("documents")
@@ -361,6 +438,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, UploadedPart]]:
+    """The text fields and the file parts of a ``multipart/form-data`` body."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    fields: dict[str, str] = {}
+    files: dict[str, UploadedPart] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if not isinstance(name, str):
+            continue
+        if filename is None:
+            fields[name] = data.decode()
+        else:
+            files[name] = UploadedPart(filename, part.get_content_type(), data)
+    return fields, files
 
 
 def _tool_call(call: dict[str, Any]) -> dict[str, Any]:

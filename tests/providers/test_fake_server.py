@@ -105,3 +105,30 @@ def test_fail_next_fails_only_the_next_request(fake_openai: FakeOpenAIServer) ->
         "code": "rate_limit_exceeded",
     }
     assert httpx2.get(url, headers=_auth(fake_openai)).status_code == 200
+
+
+def test_audio_endpoints_parse_real_bodies_and_refuse_bad_ones() -> None:
+    from tests.fakes.openai_server import AUDIO_MODELS, DEFAULT_MODELS, fake_speech
+
+    with FakeOpenAIServer(models=DEFAULT_MODELS + AUDIO_MODELS) as server:
+        url, auth = server.base_url, _auth(server)
+        files = {"file": ("voice.wav", b"RIFF....WAVE", "audio/wav")}
+        heard = httpx2.post(f"{url}/audio/transcriptions", headers=auth, files=files,
+                            data={"model": "fake-whisper", "language": "en"})  # fmt: skip
+        assert heard.status_code == 200 and heard.json()["text"].startswith("voice.wav: 12 bytes")
+        recorded = server.requests[-1]
+        assert recorded.json == {"model": "fake-whisper", "language": "en"}
+        assert recorded.files["file"].data == b"RIFF....WAVE"
+        empty = httpx2.post(f"{url}/audio/transcriptions", headers=auth,
+                            files={"file": ("a.mp3", b"", "audio/mp3")},
+                            data={"model": "fake-whisper"})  # fmt: skip
+        assert empty.status_code == 400
+        body = {"model": "fake-tts", "input": "two words", "voice": "onyx"}
+        with httpx2.stream("POST", f"{url}/audio/speech", json=body, headers=auth) as spoken:
+            assert spoken.headers["content-type"] == "audio/mpeg"
+            assert spoken.headers["transfer-encoding"] == "chunked"
+            assert spoken.read() == fake_speech("two words", "onyx")
+        assert fake_speech("two words", "onyx") != fake_speech("two words", "nova")
+        for bad in ({"voice": ""}, {"input": " "}, {"input": "x" * 4097}, {"model": "nope"}):
+            refused = httpx2.post(f"{url}/audio/speech", json={**body, **bad}, headers=auth)
+            assert refused.status_code in (400, 404), bad

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from apps.datasets import services
 from apps.workflows.chat.task import background_wait
@@ -109,3 +110,4 @@ def test_the_page_streams_cites_and_keeps_the_conversation(
     page.click("#chat-new")  # a new conversation: the log starts over
     assert page.locator(".bubble.user").count() == 0
     background_wait()
+    connections.close_all()  # the ORM calls above ran in Playwright's context: own connection

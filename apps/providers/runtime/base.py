@@ -121,7 +121,7 @@ class ModelInfo:
     context_size: int | None = None
     dimensions: int | None = None  # embeddings only
     pricing: ModelPricing | None = None  # the provider's list price, when it publishes one
-    voices: tuple[str, ...] = ()  # text-to-speech models only
+    voices: tuple[str, ...] = ()  # text-to-speech only; the default voice first
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,3 +340,33 @@ class ModelProvider(ABC):
 
     def moderate(self, credentials: Mapping[str, str], model: str, text: str) -> ModerationResult:
         raise ModelNotSupportedError(f"Provider {self.name} does not support moderation models.")
+
+    def speech_to_text(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        audio: bytes,
+        filename: str,
+        mime_type: str,
+    ) -> str:
+        """The text spoken in ``audio`` (a whole file: mp3, m4a, wav, ...)."""
+        raise ModelNotSupportedError(f"Provider {self.name} does not support speech to text.")
+
+    def text_to_speech(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        text: str,
+        voice: str,
+        *,
+        audio_format: str = "mp3",
+    ) -> Iterator[bytes]:
+        """``text`` spoken with ``voice``, as pieces of one audio file, sent as they arrive."""
+        raise ModelNotSupportedError(f"Provider {self.name} does not support text to speech.")
+
+    def tts_voices(self, credentials: Mapping[str, str], model: str) -> list[str]:
+        """The voices of a text-to-speech model, its default first (from ``list_models``)."""
+        for info in self.list_models(credentials):
+            if info.model == model and info.model_type == ModelType.TTS:
+                return list(info.voices)
+        return []

@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 import openai
 
+from . import openai_audio
 from .base import (
     ChatMessage,
     EmbeddingResult,
@@ -421,6 +422,31 @@ class OpenAIAPIProvider(ModelProvider):
             found = result.categories.model_dump(by_alias=True) if result.categories else {}
             categories.extend(name for name, hit in found.items() if hit)
         return ModerationResult(response.model or model, flagged, tuple(dict.fromkeys(categories)))
+
+    def speech_to_text(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        audio: bytes,
+        filename: str,
+        mime_type: str,
+    ) -> str:
+        """``POST {base_url}/audio/transcriptions`` (Whisper-style, multipart)."""
+        with self.session(credentials) as client:
+            return openai_audio.transcribe(client, model, audio, filename, mime_type)
+
+    def text_to_speech(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        text: str,
+        voice: str,
+        *,
+        audio_format: str = "mp3",
+    ) -> Iterator[bytes]:
+        """``POST {base_url}/audio/speech``, streamed; errors surface on the first ``next()``."""
+        with self.session(credentials) as client:
+            yield from openai_audio.speak(client, model, text, voice, audio_format)
 
     def remote_model_ids(self, credentials: Mapping[str, str]) -> list[str]:
         """``GET {base_url}/models``."""

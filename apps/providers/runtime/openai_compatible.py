@@ -1,14 +1,17 @@
 """Any server speaking the OpenAI API: Ollama, vLLM, LM Studio, LocalAI, gateways, ...
 
 The ``models`` credential is a comma- (or newline-) separated list. Each entry is ``name``
-or ``name:type`` with type ``llm``, ``text-embedding``, ``rerank`` or ``moderation``
-(default ``llm``); moderation models are called with ``POST {base_url}/moderations``.
+or ``name:type`` with type ``llm``, ``text-embedding``, ``rerank``, ``moderation``,
+``speech2text`` or ``tts`` (default ``llm``). Moderation models are called with ``POST
+{base_url}/moderations``, speech models with ``/audio/transcriptions`` and ``/audio/speech``;
+the ``voices`` credential lists the TTS voices (default first; empty: OpenAI's voices).
 Rerank models are called with the ``POST {base_url}/rerank`` API that vLLM, Xinference,
 LocalAI, Jina and Cohere-style gateways share (``model``, ``query``, ``documents``,
 ``top_n`` → ``results[{index, relevance_score}]``). Names may hold
 colons themselves (Ollama's ``llama3:8b``): only a known type after the last colon is a
 suffix. With no ``models``, ``GET {base_url}/models`` is asked and ids containing "rerank"
-are taken as rerank models, those containing "embed" as embedding models, the rest as LLMs.
+are taken as rerank models, those containing "embed" as embedding models, "whisper" or
+"transcribe" as speech-to-text, "tts" as text-to-speech models, the rest as LLMs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import openai
 from .base import ChatMessage, CredentialField, ModelInfo, ModelType, RerankResult
 from .errors import CredentialsValidateFailedError, InvokeBadRequestError, as_validation_error
 from .openai_common import OpenAIAPIProvider, build_client
+from .openai_provider import TTS_VOICES
 
 PLACEHOLDER_API_KEY = "not-needed"  # the SDK insists on a key; keyless servers ignore it
 _TYPE_SUFFIXES = {
@@ -30,6 +34,8 @@ _TYPE_SUFFIXES = {
     "embedding": ModelType.TEXT_EMBEDDING,
     "rerank": ModelType.RERANK,
     "moderation": ModelType.MODERATION,
+    "speech2text": ModelType.SPEECH2TEXT,
+    "tts": ModelType.TTS,
 }
 
 
@@ -54,6 +60,10 @@ def _guess_type(model_id: str) -> ModelType:
         return ModelType.RERANK
     if "moderation" in lowered:
         return ModelType.MODERATION
+    if "whisper" in lowered or "transcribe" in lowered:
+        return ModelType.SPEECH2TEXT
+    if "tts" in lowered:
+        return ModelType.TTS
     return ModelType.TEXT_EMBEDDING if "embed" in lowered else ModelType.LLM
 
 
@@ -65,6 +75,8 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
         ModelType.TEXT_EMBEDDING,
         ModelType.RERANK,
         ModelType.MODERATION,
+        ModelType.SPEECH2TEXT,
+        ModelType.TTS,
     )
     credential_schema = (
         CredentialField(
@@ -82,8 +94,18 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
             required=False,
             placeholder="llama3.1:8b, nomic-embed-text:text-embedding",
             help="Comma-separated; suffix ':text-embedding' marks embedding models, "
-            "':rerank' rerank models, ':moderation' moderation models. "
+            "':rerank' rerank models, ':moderation' moderation models, ':speech2text' and "
+            "':tts' speech models. "
             "Empty: ask the server's /models.",
+        ),
+        CredentialField(
+            "voices",
+            "TTS voices",
+            "text-input",
+            required=False,
+            placeholder="alloy, echo",
+            help="Voices of the TTS models, comma-separated, the default first. "
+            "Empty: OpenAI's voice names.",
         ),
         CredentialField("context_size", "Context size", "text-input", required=False),
     )
@@ -106,10 +128,20 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
         pairs = parse_models(credentials.get("models"))
         if not pairs:
             pairs = [(m, _guess_type(m)) for m in self.remote_model_ids(credentials)]
+        voices = _voices(credentials)
         return [
-            ModelInfo(name, kind, context_size=context_size if kind == ModelType.LLM else None)
+            ModelInfo(
+                name,
+                kind,
+                context_size=context_size if kind == ModelType.LLM else None,
+                voices=voices if kind == ModelType.TTS else (),
+            )
             for name, kind in pairs
         ]
+
+    def tts_voices(self, credentials: Mapping[str, str], model: str) -> list[str]:
+        """The ``voices`` credential (no request to the server)."""
+        return list(_voices(credentials))
 
     def validate_credentials(self, credentials: Mapping[str, str]) -> None:
         """A 1-token chat on the first LLM, else an embedding, else ``GET /models``."""
@@ -165,6 +197,12 @@ class OpenAICompatibleProvider(OpenAIAPIProvider):
                 ranked.append((index, float(score)))
         ranked.sort(key=lambda pair: pair[1], reverse=True)
         return RerankResult(model, ranked[:top_n] if top_n else ranked)
+
+
+def _voices(credentials: Mapping[str, str]) -> tuple[str, ...]:
+    raw = str(credentials.get("voices") or "").replace("\n", ",").split(",")
+    named = tuple(dict.fromkeys(v.strip() for v in raw if v.strip()))
+    return named or TTS_VOICES
 
 
 def _int_or_none(value: object) -> int | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +18,9 @@ DEFAULT_API_BASE = "https://api.openai.com/v1"
 
 _CHAT = ("tool-call", "multi-tool-call", "stream-tool-call")
 _VISION = (*_CHAT, "vision")
+# OpenAI's built-in voices; the default (Dify's too) first.
+TTS_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
+_MINI_TTS_VOICES = (*TTS_VOICES, "ballad", "verse", "marin", "cedar")
 
 
 def _price(prompt: str, completion: str = "0") -> ModelPricing:
@@ -40,6 +43,10 @@ _MODELS = (
     ModelInfo("omni-moderation-latest", ModelType.MODERATION, pricing=_price("0")),
     ModelInfo("text-moderation-latest", ModelType.MODERATION, pricing=_price("0")),
     ModelInfo("text-moderation-stable", ModelType.MODERATION, pricing=_price("0")),
+    ModelInfo("whisper-1", ModelType.SPEECH2TEXT),
+    ModelInfo("tts-1", ModelType.TTS, voices=TTS_VOICES),
+    ModelInfo("tts-1-hd", ModelType.TTS, voices=TTS_VOICES),
+    ModelInfo("gpt-4o-mini-tts", ModelType.TTS, voices=_MINI_TTS_VOICES),
 )  # fmt: skip
 # Dify's openai_moderation uses this model of the workspace's OpenAI provider.
 MODERATION_MODEL = "omni-moderation-latest"
@@ -59,7 +66,13 @@ def api_base(value: str | None) -> str:
 class OpenAIProvider(OpenAIAPIProvider):
     name = "openai"
     label = "OpenAI"
-    supported_model_types = (ModelType.LLM, ModelType.TEXT_EMBEDDING, ModelType.MODERATION)
+    supported_model_types = (
+        ModelType.LLM,
+        ModelType.TEXT_EMBEDDING,
+        ModelType.MODERATION,
+        ModelType.SPEECH2TEXT,
+        ModelType.TTS,
+    )
     credential_schema = (
         CredentialField("openai_api_key", "API Key", "secret-input", placeholder="sk-..."),
         CredentialField(
@@ -94,6 +107,21 @@ class OpenAIProvider(OpenAIAPIProvider):
 
     def list_price(self, model: str) -> ModelPricing | None:
         return next((m.pricing for m in _MODELS if m.model == model), None)
+
+    def text_to_speech(
+        self,
+        credentials: Mapping[str, str],
+        model: str,
+        text: str,
+        voice: str,
+        *,
+        audio_format: str = "mp3",
+    ) -> Iterator[bytes]:
+        """A voice this model does not have is replaced by its default one (as Dify does)."""
+        voices = self.tts_voices(credentials, model)
+        if voices and voice not in voices:
+            voice = voices[0]
+        return super().text_to_speech(credentials, model, text, voice, audio_format=audio_format)
 
     def adapt_parameters(self, model: str, params: dict[str, Any]) -> dict[str, Any]:
         if not _REASONING_MODEL.match(model):

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from apps.workflows.api import views
-from apps.workflows.service_api import app_views
+from apps.workflows.service_api import app_views, audio_views
 
 urlpatterns = [
     path("info", views.ServiceAppInfoView.as_view(), name="service-app-info"),
@@ -13,6 +13,8 @@ urlpatterns = [
         app_views.EndUserDetailView.as_view(),
         name="service-end-user",
     ),
+    path("audio-to-text", audio_views.AudioToTextView.as_view(), name="service-audio-to-text"),
+    path("text-to-audio", audio_views.TextToAudioView.as_view(), name="service-text-to-audio"),
     path("files/upload", app_views.FileUploadView.as_view(), name="service-file-upload"),
     path(
         "files/<str:file_id>/preview",

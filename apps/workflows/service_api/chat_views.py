@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from apps.core.errors import AppUnavailable, InvalidParam
 from apps.workflows.chat import conversations as conv
+from apps.workflows.chat.speech import with_speech
 from apps.workflows.chat_services import (
     chat_message_start,
     chat_message_store,
@@ -71,7 +72,8 @@ class _MessagesCreate(ServiceAPIView):
         if streaming and task.workflow_run is not None:
             return chat_task_stream_resumable(task)
         if streaming:
-            stream = SSEStream(task.events)  # the model request goes out now…
+            app = self.app  # the model request goes out now (read out when TTS auto-plays)…
+            stream = SSEStream(lambda: with_speech(task.events(), app=app))
             chat_message_store(task)  # …while the message is stored
             return stream.response()
         return Response(task.blocking())

@@ -29,6 +29,8 @@ class Command(ScriptableCommand):
         parser.add_argument("--default-embedding", metavar="MODEL")
         parser.add_argument("--default-rerank", metavar="MODEL")
         parser.add_argument("--default-moderation", metavar="MODEL")
+        parser.add_argument("--default-speech2text", metavar="MODEL")
+        parser.add_argument("--default-tts", metavar="MODEL")
 
     def run(self, **options: Any) -> None:
         workspace = workspace_resolve(options["workspace"])
@@ -55,6 +57,8 @@ class Command(ScriptableCommand):
             ("default_embedding", "text-embedding"),
             ("default_rerank", "rerank"),
             ("default_moderation", "moderation"),
+            ("default_speech2text", "speech2text"),
+            ("default_tts", "tts"),
         ):
             if options[option]:
                 services.default_model_set(
