@@ -205,13 +205,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--levels", help="comma-separated concurrency levels")
     parser.add_argument("--token-delay", type=float, default=0.05)
+    parser.add_argument("--samples", type=int, help="TTFB samples (default 30 quick, 100 full)")
     args = parser.parse_args()
     levels = (
         [int(x) for x in args.levels.split(",")]
         if args.levels
         else ([100, 500] if args.quick else [100, 250, 500])
     )
-    samples = 30 if args.quick else 100
+    samples = args.samples or (30 if args.quick else 100)
     tmp = Path(tempfile.mkdtemp(prefix="dify-bench-api-"))
     started = time.perf_counter()
     load_before = _loadavg()

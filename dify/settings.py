@@ -112,6 +112,9 @@ TEMPLATES = [
 DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a pool check that skips just-returned connections.
+        DATABASES["default"]["ENGINE"] = "dify.db_backends.postgresql"
 else:
     DATABASES = {
         "default": {

@@ -4,8 +4,8 @@
 set-up, workflow) before anything is stored, then records the conversation and message and
 returns a ``ChatTask``: iterate ``task.events()`` for the stream, or ``task.blocking()``.
 With ``store_later`` (a streamed chat or completion app) it returns before the records are
-stored: the caller starts the stream, whose model request then goes out while
-``chat_message_store`` inserts them (the run waits for them before its first event).
+stored: the stream's first event goes out without waiting for the inserts, which follow
+right after it (``ChatTask.stored``; a failure ends the stream with an ``error`` event).
 Memory of the simple modes follows Dify's TokenBufferMemory default (no window setting in
 model_config): the conversation's last 500 messages, cut from the oldest to ~2,000 tokens.
 Chatflows get the conversation's turns and apply their LLM nodes' memory windows.
@@ -104,8 +104,9 @@ def chat_message_start(
     store_later: bool = False,
 ) -> ChatTask:
     """Check, record and prepare one message of a chat, agent-chat, advanced-chat or
-    completion app (completion apps have no conversation). With ``store_later`` the records
-    of a chat or completion app may be left to ``chat_message_store`` (see the module)."""
+    completion app (completion apps have no conversation). With ``store_later`` (a streamed
+    answer) the records of a chat or completion app are stored by the stream right after its
+    first event (chat/task.py); otherwise before this returns."""
     chat = app.mode in CHAT_MODES
     if query is None:
         query = ""
@@ -220,7 +221,9 @@ def chat_message_start(
     )  # fmt: skip
     if stored_already:
         task.store_done(True)
-    elif not store_later:
+    elif store_later:
+        task.store = chat_message_store  # by the stream, once its first event is out
+    else:
         try:
             chat_message_store(task)
         except BaseException:

@@ -48,7 +48,7 @@ def test_external_services_from_the_environment(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    assert values["db"] == "django.db.backends.postgresql" and values["host"] == "db.internal"
+    assert values["db"] == "dify.db_backends.postgresql" and values["host"] == "db.internal"
     assert values["storage"] == "storages.backends.gcloud.GoogleCloudStorage"
     assert values["eager"] is False and values["broker"] == "redis://cache:6379/0"
     assert values["layer"] == "channels_redis.core.RedisChannelLayer"

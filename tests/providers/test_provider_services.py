@@ -227,3 +227,22 @@ def test_minilm_embeds_offline_through_the_workspace_runtime():
 
     v = result.vectors
     assert cos(v[0], v[1]) > cos(v[0], v[2])
+
+
+def test_workspace_chat_stream_goes_through_the_ssrf_guard(fake_openai, settings):
+    """The streamed request takes the fast path on the guarded client: still refused."""
+    workspace = make_workspace()
+    services.provider_credentials_set(
+        workspace=workspace, provider_name="openai_api_compatible",
+        credentials=_compat(fake_openai), validate=False,
+    )  # fmt: skip
+    services.default_model_set(
+        workspace=workspace, model_type="llm", provider_name="openai_api_compatible",
+        model="fake-chat",
+    )  # fmt: skip
+    settings.PROVIDER_ALLOWED_NETWORKS = []  # loopback is private: refused
+    runtime = services.WorkspaceModelRuntime(workspace)
+    with pytest.raises(AppError) as info:
+        list(runtime.chat_stream([ChatMessage(role="user", content="hi")]))
+    assert info.value.code == "invoke_connection_error"
+    assert fake_openai.requests_to("/chat/completions") == []

@@ -497,3 +497,83 @@ def test_list_prices_and_costs_round_like_dify() -> None:
     assert OpenAICompatibleProvider().list_price("fake-chat") is None
     tiny = pricing.cost(1, 0)  # 0.15e-6 rounds half up to 7 decimals
     assert tiny.prompt_price == Decimal("0.0000002")
+
+
+@pytest.fixture
+def pooled_provider() -> OpenAIProvider:
+    """As the platform builds it: its own HTTP client per SDK client (the fast stream path)."""
+    return OpenAIProvider(lambda: httpx2.Client(), max_retries=0)
+
+
+def test_fast_stream_path_sends_what_the_sdk_sends(
+    pooled_provider: OpenAIProvider, creds: dict[str, str], fake_openai: FakeOpenAIServer
+) -> None:
+    fake_openai.reply_text = "one two three"
+    messages = [ChatMessage.system("be terse"), ChatMessage.user("count")]
+    chunks = list(pooled_provider.chat_stream(creds, "fake-chat", messages, user="u-1"))
+    assert "".join(c.delta for c in chunks) == "one two three"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+    (fast,) = fake_openai.requests_to("/chat/completions")  # one request: it was not refused
+    sdk_provider = OpenAIProvider(max_retries=0)
+    list(sdk_provider.chat_stream(creds, "fake-chat", messages, user="u-1"))
+    sdk = fake_openai.requests_to("/chat/completions")[-1]
+    assert fast.json == sdk.json and fast.json["stream"] is True
+    assert fast.json["stream_options"] == {"include_usage": True} and fast.json["user"] == "u-1"
+    varying = {"content-length", "x-stainless-retry-count", "x-stainless-read-timeout"}
+    same = {k: v for k, v in sdk.headers.items() if k not in varying}
+    assert {k: fast.headers.get(k) for k in same} == same  # auth, user agent, SDK headers
+    assert fast.headers["authorization"] == f"Bearer {fake_openai.api_key}"
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "attempts"),
+    [
+        (400, InvokeBadRequestError, 1),
+        (401, InvokeAuthorizationError, 1),
+        (429, InvokeRateLimitError, 2),  # retried, as by the SDK (max_retries=1)
+        (500, InvokeServerUnavailableError, 2),
+    ],
+)
+def test_fast_stream_path_errors_and_retries_are_the_sdks(
+    creds: dict[str, str],
+    fake_openai: FakeOpenAIServer,
+    status: int,
+    error: type[Exception],
+    attempts: int,
+) -> None:
+    messages = [ChatMessage.user("x")]
+    fake_openai.fail_next(status, "scripted", times=5)
+    with pytest.raises(error, match="scripted"):
+        list(OpenAIProvider(lambda: httpx2.Client(), max_retries=1).chat_stream(
+            creds, "fake-chat", messages))  # fmt: skip
+    assert len(fake_openai.requests_to("/chat/completions")) == attempts
+    fake_openai.requests.clear()  # the same through the SDK alone
+    with pytest.raises(error, match="scripted"):
+        list(OpenAIProvider(max_retries=1).chat_stream(creds, "fake-chat", messages))
+    assert len(fake_openai.requests_to("/chat/completions")) == attempts
+
+
+def test_fast_stream_path_with_no_retries_sends_once(
+    pooled_provider: OpenAIProvider, creds: dict[str, str], fake_openai: FakeOpenAIServer
+) -> None:
+    fake_openai.fail_next(503, "busy")
+    with pytest.raises(InvokeServerUnavailableError, match="busy"):
+        list(pooled_provider.chat_stream(creds, "fake-chat", [ChatMessage.user("x")]))
+    assert len(fake_openai.requests_to("/chat/completions")) == 1
+
+
+def test_fast_stream_path_recovers_when_only_the_first_attempt_fails(
+    creds: dict[str, str], fake_openai: FakeOpenAIServer
+) -> None:
+    provider = OpenAIProvider(lambda: httpx2.Client(), max_retries=1)
+    fake_openai.fail_next(503, "busy")
+    chunks = list(provider.chat_stream(creds, "fake-chat", [ChatMessage.user("x")]))
+    assert "".join(c.delta for c in chunks) == "Hello from the fake model."
+    assert len(fake_openai.requests_to("/chat/completions")) == 2
+
+
+def test_fast_stream_path_server_down_is_a_connection_error() -> None:
+    provider = OpenAIProvider(lambda: httpx2.Client(), max_retries=0)
+    creds = {"openai_api_key": "sk-x", "openai_api_base": f"http://127.0.0.1:{_closed_port()}/v1"}
+    with pytest.raises(InvokeConnectionError):
+        list(provider.chat_stream(creds, "fake-chat", [ChatMessage.user("x")]))

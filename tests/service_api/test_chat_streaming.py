@@ -52,13 +52,18 @@ def _wait_for(check: Any, seconds: float = 10.0) -> Any:
     raise AssertionError("timed out")
 
 
-def test_first_event_names_a_stored_message_and_conversation(asgi_server, model_server):
+def test_records_are_stored_right_after_the_first_event(asgi_server, model_server):
+    """The first token does not wait for the inserts; they follow it at once, before the
+    next event (50 ms later here) and before the client could name the message."""
     model_server.chunk_delay = 0.05
     app = chat_app(make_workspace(), model_server)
     response = _stream(asgi_server, app_key(app))
-    first = next(sse_events(response))
+    events = sse_events(response)
+    first = next(events)
     assert first["event"] == "message"
-    message = Message.objects.get(pk=first["message_id"])  # stored before the first token
+    second = next(events)
+    assert second["message_id"] == first["message_id"]
+    message = Message.objects.get(pk=first["message_id"])  # stored by the second token
     assert str(message.conversation_id) == first["conversation_id"]
     assert message.task_id == first["task_id"] and message.query == "Hi"
     assert first["created_at"] == int(message.created_at.timestamp())
@@ -83,6 +88,30 @@ def test_answer_is_stored_when_the_client_goes_away(asgi_server, model_server):
 def test_a_failed_store_is_a_dify_error_and_the_model_stream_ends(
     asgi_server, model_server, monkeypatch
 ):
+    """The first token is out when the inserts fail: the stream ends with Dify's error
+    event, the model stream is closed, nothing else is written."""
+    from apps.workflows import chat_services
+    from apps.workflows.task_registry import task_registry
+
+    def broken_store(message: Message, *, new_conversation: bool) -> None:
+        raise RuntimeError("database went away")
+
+    model_server.chunk_delay = 0.05
+    app = chat_app(make_workspace(), model_server)
+    monkeypatch.setattr(chat_services, "records_store", broken_store)
+    response = _stream(asgi_server, app_key(app))
+    assert response.status_code == 200
+    events = list(sse_events(response))
+    assert [e["event"] for e in events] == ["message", "error"]
+    error = events[-1]
+    assert (error["status"], error["code"]) == (500, "internal_server_error")
+    assert error["message_id"] == events[0]["message_id"]
+    assert "database" not in error["message"]  # no internals leak
+    assert Message.objects.count() == 0 and Conversation.objects.count() == 0
+    _wait_for(lambda: not task_registry()._tasks)  # the run ended and left the registry
+
+
+def test_a_failed_store_in_blocking_mode_is_a_dify_500(asgi_server, model_server, monkeypatch):
     from apps.workflows import chat_services
 
     def broken_store(message: Message, *, new_conversation: bool) -> None:
@@ -90,13 +119,10 @@ def test_a_failed_store_is_a_dify_error_and_the_model_stream_ends(
 
     app = chat_app(make_workspace(), model_server)
     monkeypatch.setattr(chat_services, "records_store", broken_store)
-    response = _stream(asgi_server, app_key(app))
+    response = _stream(asgi_server, app_key(app), response_mode="blocking")
     assert response.status_code == 500
     assert set(response.json()) == {"code", "message", "status"}
-    assert Message.objects.count() == 0 and Conversation.objects.count() == 0
-    from apps.workflows.task_registry import task_registry
-
-    _wait_for(lambda: not task_registry()._tasks)  # the run ended and left the registry
+    assert Message.objects.count() == 0 and model_server.requests_to("/chat/completions") == []
 
 
 def test_a_revoked_key_or_disabled_app_is_refused_at_once(asgi_server, model_server):
@@ -115,32 +141,44 @@ def test_a_revoked_key_or_disabled_app_is_refused_at_once(asgi_server, model_ser
     assert requests.get(params, headers=headers, timeout=10).status_code == 401
 
 
-def test_sql_before_the_first_token_is_the_two_inserts(asgi_server, model_server, monkeypatch):
-    """With the key and the end user cached, the only statements before the first token are
-    the conversation and message inserts (sent together: one round trip)."""
+def test_no_sql_before_the_first_token(asgi_server, model_server, monkeypatch):
+    """With the key and the end user cached, no statement goes out before the first token:
+    the inserts are held here until the client has it (were the first token waiting for
+    them, it would never come); then they go out together and the answer ends normally."""
+    from apps.workflows import chat_services
+
     model_server.chunk_delay = 0.05
     app = chat_app(make_workspace(), model_server)
     key = app_key(app)
     list(sse_events(_stream(asgi_server, key)))  # caches the key and the end user
     background_wait()
-    statements: list[tuple[float, str]] = []
+    statements: list[str] = []
     execute = db_utils.CursorWrapper._execute
+    first_token_seen = threading.Event()
+    records_store = chat_services.records_store
 
     def counting(self: Any, sql: str, *args: Any) -> Any:
-        statements.append((time.monotonic(), sql))
+        statements.append(sql)
         return execute(self, sql, *args)
 
+    def held_store(message: Message, *, new_conversation: bool) -> None:
+        assert first_token_seen.wait(10), "the first token waited for the inserts"
+        records_store(message, new_conversation=new_conversation)
+
     monkeypatch.setattr(db_utils.CursorWrapper, "_execute", counting)
+    monkeypatch.setattr(chat_services, "records_store", held_store)
     response = _stream(asgi_server, key)
     events = sse_events(response)
-    next(events)
-    first_token = time.monotonic()
-    before = [sql.split()[0:3] for at, sql in statements if at < first_token]
-    assert before == [
+    assert next(events)["event"] == "message"
+    assert statements == []
+    first_token_seen.set()
+    rest = list(events)
+    assert rest[-1]["event"] == "message_end"
+    assert [sql.split()[0:3] for sql in statements[:2]] == [
         ["INSERT", "INTO", '"workflows_conversation"'],
         ["INSERT", "INTO", '"workflows_message"'],
     ]
-    list(events)
+    assert Message.objects.get(pk=rest[-1]["message_id"]).answer == WORDS
     assert EndUser.objects.filter(app=app).count() == 1
 
 

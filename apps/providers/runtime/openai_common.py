@@ -1,8 +1,8 @@
 """Shared code of the providers that speak the OpenAI HTTP API.
 
-One SDK client is built per call and closed after it: credentials are per tenant, so
-nothing is cached between calls. ``http_client_factory`` (if given) must return a *new*
-``httpx2.Client`` on every call; the SDK closes it together with the OpenAI client.
+SDK clients are kept per credential set (``OpenAIAPIProvider.session``).
+``http_client_factory`` (if given) must return a *new* ``httpx2.Client`` on every call: each
+SDK client gets its own, and closes it with itself.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 import openai
@@ -63,16 +63,61 @@ def build_client(
     max_retries: int = 1,
     http_client_factory: HttpClientFactory | None = None,
 ) -> openai.OpenAI:
+    http_client = http_client_factory() if http_client_factory else None
     client = openai.OpenAI(
         api_key=api_key,
         base_url=base_url.rstrip("/"),
         timeout=httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         max_retries=max_retries,
-        http_client=http_client_factory() if http_client_factory else None,
+        http_client=http_client,
     )
     # The SDK falls back to OPENAI_ORG_ID / OPENAI_PROJECT_ID: never send the host's to a tenant's.
     client.organization, client.project = organization or None, None
+    setattr(client, _HTTP_CLIENT_ATTR, http_client)  # for the streamed fast path
     return client
+
+
+_HTTP_CLIENT_ATTR = "_dify_http_client"
+
+
+def _open_stream(client: openai.OpenAI, body: dict[str, Any]) -> httpx2.Response:
+    """POST a streamed chat request and return the raw streaming response.
+
+    It goes out on the SDK client's own HTTP client (the same headers, timeout and SSRF
+    guard) without the SDK's request machinery (~1 ms of CPU before a first token on two
+    busy cores). A failure is the SDK's: the status error it would raise (the SDK's own
+    ``_make_status_error_from_response``), and where the SDK would retry (a connection
+    error, 408/409/429/5xx, ``x-should-retry``), the SDK sends it again with the retries
+    left, so the attempts add up to the client's ``max_retries`` + 1 as before. A timeout is
+    not retried here (it would double the wait)."""
+    http = getattr(client, _HTTP_CLIENT_ATTR, None)
+    if not isinstance(http, httpx2.Client):  # no client of ours: all through the SDK
+        return client.post("/chat/completions", body=body, cast_to=httpx2.Response, stream=True)
+    sdk_headers = {**client.default_headers, **client.auth_headers}
+    headers = {k: v for k, v in sdk_headers.items() if isinstance(v, str)}  # not the Omit ones
+    headers["Content-Type"] = "application/json"
+    url = f"{str(client.base_url).rstrip('/')}/chat/completions"
+    request = http.build_request(
+        "POST", url, content=json.dumps(body).encode(), headers=headers,
+        params=cast(Any, client.default_query) or None, timeout=client.timeout,
+    )  # fmt: skip
+    try:
+        response = http.send(request, stream=True)
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=request) from exc
+    except httpx2.HTTPError as exc:
+        if client.max_retries < 1:
+            raise openai.APIConnectionError(request=request) from exc
+    else:
+        if response.is_success:
+            return response
+        if client.max_retries < 1 or not client._should_retry(response):
+            response.read()
+            response.close()
+            raise client._make_status_error_from_response(response)
+        response.close()
+    retry = client.with_options(max_retries=client.max_retries - 1)
+    return retry.post("/chat/completions", body=body, cast_to=httpx2.Response, stream=True)
 
 
 def _sdk_message(exc: openai.OpenAIError) -> str:
@@ -353,12 +398,13 @@ class OpenAIAPIProvider(ModelProvider):
     ) -> Iterator[LLMChunk]:
         """Yield deltas as they arrive; errors surface on the first ``next()``.
 
-        The SDK sends the request (auth, retries, HTTP errors as with
-        ``chat.completions.create``) and hands back the raw response; its events are read
-        here as plain JSON. The SDK's typed chunks and request transform cost ~2 ms of CPU
-        before a first token on two busy cores, and its ``Stream`` closes the response at
-        ``[DONE]`` before the end of the body, so each message paid a new connection (a
-        new TLS handshake with a remote provider): reading to the end keeps it alive."""
+        The request goes out on the SDK client's HTTP client (``_open_stream``: auth,
+        retries and HTTP errors as with ``chat.completions.create``); the events of the raw
+        response are read here as plain JSON. The SDK's typed chunks and request transform
+        cost ~2 ms of CPU before a first token on two busy cores, and its ``Stream`` closes
+        the response at ``[DONE]`` before the end of the body, so each message paid a new
+        connection (a new TLS handshake with a remote provider): reading to the end keeps
+        it alive."""
         request = self._request(model, messages, parameters, tools, stop, user)
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}
@@ -368,9 +414,7 @@ class OpenAIAPIProvider(ModelProvider):
         usage: Any = None
         finish_reason: str | None = None
         with self.session(credentials) as client:
-            response = client.post(
-                "/chat/completions", body=request, cast_to=httpx2.Response, stream=True
-            )
+            response = _open_stream(client, request)
             with closing(response):
                 for chunk in _stream_chunks(response):
                     usage = chunk.get("usage") or usage

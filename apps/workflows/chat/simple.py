@@ -54,8 +54,6 @@ def simple_run(call: ModelCall, moderation: Moderation | None = None) -> Any:
         )  # fmt: skip
         try:
             for chunk in stream:
-                if not task.stored():  # the records may still be on their way (see task.py)
-                    return
                 if task.stop.is_set():
                     status = Message.Status.STOPPED
                     break

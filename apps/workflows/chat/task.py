@@ -1,8 +1,11 @@
 """One running chat/completion message: its ids, stop signal and event stream.
 
-The message (and a new conversation) may be stored while the model request is already out
-(``chat_services.chat_message_store``): a run waits for ``stored()`` before its first event
-and before it writes the outcome, so every event carries ids of rows that exist.
+The message (and a new conversation) is stored before the run starts, or, for a streamed
+answer of a chat or completion app (``store_later``), by the stream itself right after its
+first event went out: the model request and the first token do not wait for the inserts
+(~1.5 ms of CPU on two busy cores). A run calls ``stored()`` after its first event and
+before it writes the outcome; that stores the records then if they are not in yet. If
+storing fails the stream ends with an ``error`` event and nothing more is written.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class ChatTask:
     name_conversation: bool = False
     workflow_run: WorkflowRun | None = None  # a chatflow's run (its stream is resumable)
     started: float = field(default_factory=time.perf_counter)
+    store: Callable[[ChatTask], None] | None = None  # stores the records when first needed
     _stored: threading.Event = field(default_factory=threading.Event, repr=False)
     _store_ok: bool = False
 
@@ -75,9 +79,19 @@ class ChatTask:
         return self._stored.is_set()
 
     def stored(self) -> bool:
-        """Wait until the records are in the database; False if storing them failed (the
-        request was answered with an error, so the run must end without a word)."""
-        if not self._stored.is_set() and not self._stored.wait(STORE_WAIT_SECONDS):
+        """True once the records are in the database (storing them now if that was left to
+        the stream); False if storing them failed: the run must end without a word."""
+        if self._stored.is_set():
+            return self._store_ok
+        store, self.store = self.store, None
+        if store is not None:
+            try:
+                store(self)
+            except Exception:
+                logger.exception("message %s could not be stored", self.message_id)
+                self.store_done(False)
+            return self._store_ok
+        if not self._stored.wait(STORE_WAIT_SECONDS):
             logger.error("message %s was never stored", self.message_id)
             return False
         return self._store_ok
@@ -107,9 +121,18 @@ class ChatTask:
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The payloads of the stream; the title is generated after the last one."""
+        run = self.run(self)
+        close = getattr(run, "close", lambda: None)  # a generator: ends the model stream
         try:
-            yield from self.run(self)
+            for payload in run:
+                yield payload
+                if not self.stored():  # left to the stream: stored once the first event is out
+                    close()
+                    message = "The server encountered an internal error."
+                    yield error_payload("internal_server_error", message, 500, **self.ids())
+                    return
         finally:
+            close()
             task_registry().finish(self.task_id)
             if self.name_conversation and self.conversation is not None and self._store_ok:
                 conversation_id, app, query = self.conversation.pk, self.app, self.message.query

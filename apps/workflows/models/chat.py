@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from apps.tenants.models import WorkspaceScoped
 
@@ -86,7 +87,8 @@ class Message(WorkspaceScoped):
     workflow_run = models.ForeignKey(
         WorkflowRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # set when the message is built: a stream may show its ids before the insert
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -15,7 +15,6 @@ from apps.workflows.chat import conversations as conv
 from apps.workflows.chat.speech import with_speech
 from apps.workflows.chat_services import (
     chat_message_start,
-    chat_message_store,
     chat_task_stop,
     chat_task_stream_resumable,
 )
@@ -71,11 +70,9 @@ class _MessagesCreate(ServiceAPIView):
         )  # fmt: skip
         if streaming and task.workflow_run is not None:
             return chat_task_stream_resumable(task)
-        if streaming:
-            app = self.app  # the model request goes out now (read out when TTS auto-plays)…
-            stream = SSEStream(lambda: with_speech(task.events(), app=app))
-            chat_message_store(task)  # …while the message is stored
-            return stream.response()
+        if streaming:  # the records are stored once the first event is out (chat/task.py)
+            app = self.app
+            return SSEStream(lambda: with_speech(task.events(), app=app)).response()
         return Response(task.blocking())
 
 
