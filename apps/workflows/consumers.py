@@ -54,7 +54,9 @@ def _chat_stream(app: App, end_user: EndUser, body: Mapping[str, Any]) -> Iterat
         conversation_id=body.get("conversation_id") or None,
         auto_generate_name=bool(body.get("auto_generate_name", True)),
     )
-    yield from task.events()
+    from apps.workflows.chat.speech import with_speech
+
+    yield from with_speech(task.events(), app=app)  # tts_message events, as over SSE
 
 
 def _workflow_stream(app: App, end_user: EndUser, body: Mapping[str, Any]) -> Iterator[dict]:

@@ -104,3 +104,22 @@ def test_sentence_split_and_settings():
     assert autoplay_voice(make_app(workspace, model_config={"text_to_speech": AUTOPLAY})) == "onyx"
     assert autoplay_voice(make_app(workspace, mode="advanced-chat")) is None  # no workflow yet
     assert autoplay_voice(make_app(workspace, model_config={})) is None
+
+
+def test_the_websocket_carries_the_same_audio_events(server):
+    import asyncio
+
+    from tests.service_api.test_websocket import _session
+
+    workspace = make_workspace()
+    connect_speech(workspace, server)
+    app = speech_app(workspace, text_to_speech=AUTOPLAY)
+    message = {"action": "chat-messages", "body": {"inputs": {}, "query": "Paris?",
+               "user": "alice", "response_mode": "streaming"}}  # fmt: skip
+    (frames,) = asyncio.run(
+        _session(f"/v1/ws/chat?token={app_key(app)}", [message], until=("message_end", "error"))
+    )
+    kinds = [f["event"] for f in frames]
+    assert kinds[-2:] == ["tts_message_end", "message_end"]
+    audio = b"".join(base64.b64decode(f["audio"]) for f in frames if f["event"] == "tts_message")
+    assert audio == b"".join(spoken(s, "onyx") for s in SENTENCES)
