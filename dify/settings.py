@@ -298,6 +298,9 @@ DATASET_RETRIEVAL_RECORD_ASYNC = env.bool("DATASET_RETRIEVAL_RECORD_ASYNC", defa
 WEB_TOKEN_MAX_AGE = env.int("WEB_TOKEN_MAX_AGE", default=7200)  # seconds
 # characters of new answer text between two remote output moderation checks (Dify's default)
 MODERATION_BUFFER_SIZE = env.int("MODERATION_BUFFER_SIZE", default=300)
+# Threads of one server process that run request handlers (apps/core/asgi_handler.py); a
+# blocking chat answer holds one until it ends, streamed answers only for the view.
+REQUEST_THREADS_MAX = env.int("REQUEST_THREADS_MAX", default=256)
 
 LOGGING = {
     "version": 1,
