@@ -32,7 +32,7 @@ from apps.core.errors import AppError, Forbidden, InvalidParam
 from apps.tenants.models import ApiKey, Workspace
 from apps.tenants.services import api_key_authenticate
 from apps.workflows.models import App, EndUser
-from apps.workflows.service_api.base import CHAT_MODES, NotChatApp, NotWorkflowApp
+from apps.workflows.service_api.base import CHAT_MODES, NotChatApp, NotWorkflowApp, flag_value
 from apps.workflows.sse import error_payload
 from apps.workflows.web.auth import WEB_TOKEN_PREFIX, web_principal
 
@@ -52,7 +52,7 @@ def _chat_stream(app: App, end_user: EndUser, body: Mapping[str, Any]) -> Iterat
         inputs=body.get("inputs") if body.get("inputs") is not None else {},
         files=body.get("files"),
         conversation_id=body.get("conversation_id") or None,
-        auto_generate_name=bool(body.get("auto_generate_name", True)),
+        auto_generate_name=flag_value(body.get("auto_generate_name"), "auto_generate_name", True),
     )
     from apps.workflows.chat.speech import with_speech
 

@@ -224,3 +224,14 @@ def test_chat_messages_stream_over_the_socket(fake_openai):
     answer = "".join(f.get("answer", "") for f in frames if f["event"] == "message")
     assert answer == "Hello there"
     assert frames[-1]["conversation_id"] and frames[-1]["message_id"]
+
+
+def test_auto_generate_name_must_be_a_boolean_over_the_socket_too():
+    app = make_app(make_workspace(), mode="chat")
+    body = {"query": "hi", "inputs": {}, "user": "u", "auto_generate_name": "false"}
+    (frames,) = asyncio.run(
+        _session(f"/v1/ws/chat?token={app_key(app)}", [{"action": "chat-messages", "body": body}])
+    )
+    error = frames[-1]
+    assert (error["event"], error["code"], error["status"]) == ("error", "invalid_param", 400)
+    assert "auto_generate_name" in error["message"]

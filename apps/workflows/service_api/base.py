@@ -134,3 +134,13 @@ def _web_or_app_key() -> list[type]:
 
 # End-user endpoints also accept the chat page's signed token (scoped to its app and user).
 WEB_OR_APP_KEY = _web_or_app_key()
+
+
+def flag_value(value: Any, name: str, default: bool) -> bool:
+    """A boolean request field: absent or null is ``default``; anything but a JSON boolean
+    is ``invalid_param`` (the string "false" is not false)."""
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidParam(f"{name} must be a boolean")
+    return value

@@ -20,7 +20,7 @@ from apps.workflows.chat_services import (
 )
 from apps.workflows.sse import SSEStream
 
-from .base import CHAT_MODES, WEB_OR_APP_KEY, NotChatApp, ServiceAPIView
+from .base import CHAT_MODES, WEB_OR_APP_KEY, NotChatApp, ServiceAPIView, flag_value
 
 SUCCESS = {"result": "success"}
 schema = extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
@@ -35,14 +35,6 @@ def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
         raise InvalidParam("the body must be a JSON object")
     return request.data
-
-
-def _flag(value: Any, name: str, default: bool) -> bool:
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidParam(f"{name} must be a boolean")
-    return value
 
 
 class _MessagesCreate(ServiceAPIView):
@@ -62,10 +54,11 @@ class _MessagesCreate(ServiceAPIView):
         if conversation_id is not None and not isinstance(conversation_id, str):
             raise InvalidParam("conversation_id must be a string")
         streaming = mode == "streaming"
+        auto_name = flag_value(body.get("auto_generate_name"), "auto_generate_name", True)
         task = chat_message_start(
             app=self.app, end_user=end_user, query=body.get("query"),
             inputs=body.get("inputs"), files=body.get("files"), conversation_id=conversation_id,
-            auto_generate_name=_flag(body.get("auto_generate_name"), "auto_generate_name", True),
+            auto_generate_name=auto_name,
             store_later=streaming,
         )  # fmt: skip
         if streaming and task.workflow_run is not None:
@@ -205,6 +198,6 @@ class ConversationNameView(ServiceAPIView):
         conversation = conv.conversation_rename(
             app=self.app, end_user=self.end_user(request, create=False, required=False),
             conversation_id=conversation_id, name=body.get("name"),
-            auto_generate=_flag(body.get("auto_generate"), "auto_generate", False),
+            auto_generate=flag_value(body.get("auto_generate"), "auto_generate", False),
         )  # fmt: skip
         return Response(conv.conversation_item(conversation))
