@@ -6,8 +6,7 @@ the request's thread and back for each ``process_request`` / ``process_view`` /
 ``process_response``, and a sync-only middleware (WhiteNoise, ours) hops back to the event
 loop: about a dozen thread hand-offs per request, ~3 ms of a streamed answer's first token
 on two busy cores (bench/api.py). Here the chain is the sync one, as under WSGI, and the
-whole of it runs in one ``sync_to_async`` hop in the request's own thread (Django's
-per-request ``ThreadSensitiveContext`` is kept, so requests still run in parallel).
+whole of it runs in one hop to a request thread (requests still run in parallel).
 Async views still work: the sync chain runs them with ``async_to_sync``, as under WSGI.
 Responses, streaming ones included, are still sent by the event loop.
 
