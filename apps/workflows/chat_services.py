@@ -234,7 +234,8 @@ def chat_message_start(
 
 def chat_message_store(task: ChatTask) -> None:
     """Insert the task's message (and new conversation), unless done already. On failure
-    the run is told to end quietly and the error propagates (the request fails)."""
+    the task is marked so (its run ends without writing) and the error propagates: the
+    request fails, or a stream that stores after its first event ends with an error."""
     if task.is_stored:
         return
     try:

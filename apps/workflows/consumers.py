@@ -31,6 +31,7 @@ from django.db import connections
 from apps.core.errors import AppError, Forbidden, InvalidParam
 from apps.tenants.models import ApiKey, Workspace
 from apps.tenants.services import api_key_authenticate
+from apps.workflows.chat.speech import with_speech
 from apps.workflows.models import App, EndUser
 from apps.workflows.service_api.base import CHAT_MODES, NotChatApp, NotWorkflowApp, flag_value
 from apps.workflows.sse import error_payload
@@ -54,8 +55,6 @@ def _chat_stream(app: App, end_user: EndUser, body: Mapping[str, Any]) -> Iterat
         conversation_id=body.get("conversation_id") or None,
         auto_generate_name=flag_value(body.get("auto_generate_name"), "auto_generate_name", True),
     )
-    from apps.workflows.chat.speech import with_speech
-
     yield from with_speech(task.events(), app=app)  # tts_message events, as over SSE
 
 
