@@ -9,6 +9,7 @@ from typing import Any
 
 from apps.providers.services import default_model_set, provider_credentials_set
 from apps.tenants.models import Workspace
+from apps.workflows.chat.task import background_wait
 from apps.workflows.models import App
 from tests.factories import make_app
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -54,6 +55,21 @@ def chat_app(
 ) -> App:
     connect_model(workspace, server)
     return make_app(workspace, mode=mode, model_config=model_config(**config))
+
+
+def answer_requests(server: FakeOpenAIServer) -> list[dict[str, Any]]:
+    """The bodies of the chat requests that made answers: after-answer work (the title of a
+    new conversation, which may reach the server before or after the answer's last event) is
+    waited for and left out."""
+    background_wait()
+    bodies = [r.json for r in server.requests_to("/chat/completions")]
+    return [body for body in bodies if not _is_title_request(body)]
+
+
+def _is_title_request(body: dict[str, Any]) -> bool:
+    messages = body.get("messages") or [{}]
+    first = messages[0].get("content")
+    return isinstance(first, str) and first.startswith("You name chat conversations.")
 
 
 def sse_events(response: Any) -> Iterator[dict[str, Any]]:

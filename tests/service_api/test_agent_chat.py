@@ -12,7 +12,7 @@ from dify_client import ChatClient
 from apps.workflows.models import Message
 from tests.factories import app_key, make_app, make_workspace
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.service_api.chat_support import connect_model, model_config, sse_events
+from tests.service_api.chat_support import answer_requests, connect_model, model_config, sse_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,13 +80,14 @@ def test_agent_chat_calls_two_tools_in_turn_and_streams_agent_events(asgi_server
     assert answer == "The year times two is known."
 
     # the model was offered the two enabled tools, fixed parameters hidden from it
-    requests = model_server.requests_to("/chat/completions")
-    offered = {t["function"]["name"]: t["function"] for t in requests[0].json["tools"]}
+    requests = answer_requests(model_server)
+    assert len(requests) == 3
+    offered = {t["function"]["name"]: t["function"] for t in requests[0]["tools"]}
     assert set(offered) == {"current_time", "eval_expression"}
     assert "timezone" not in offered["current_time"]["parameters"].get("properties", {})
     assert "expression" in offered["eval_expression"]["parameters"]["properties"]
     # the observations went back to the model as tool messages
-    last = requests[-1].json["messages"]
+    last = requests[-1]["messages"]
     tool_messages = [m for m in last if m["role"] == "tool"]
     assert [m["content"].splitlines()[0][-4:] for m in tool_messages] == [year, "s 42"]
 
@@ -173,5 +174,5 @@ def test_models_without_tool_calls_fall_back_to_react(asgi_server, model_server)
     assert thoughts[1]["observation"].splitlines()[0].endswith(" 42")
     answer = "".join(e["answer"] for e in events if e["event"] == "agent_message")
     assert answer == "compute it." and events[-1]["event"] == "message_end"
-    refused, first, _final = (r.json for r in model_server.requests_to("/chat/completions"))
+    refused, first, _final = answer_requests(model_server)
     assert "tools" in refused and "tools" not in first and first["stop"] == ["Observation:"]

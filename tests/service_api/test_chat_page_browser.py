@@ -19,7 +19,7 @@ from apps.workflows.models import Conversation, Message
 from tests.datasets.kb_support import FACTS
 from tests.factories import make_workspace
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.service_api.chat_support import chat_app
+from tests.service_api.chat_support import answer_requests, chat_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -104,7 +104,7 @@ def test_the_page_streams_cites_and_keeps_the_conversation(
     page.locator(".bubble.bot").nth(2).locator("details.sources").wait_for(timeout=15_000)
     assert Conversation.objects.filter(app=app).count() == 1
     assert Message.objects.filter(app=app, conversation=first.conversation).count() == 2
-    history = model_server.requests_to("/v1/chat/completions")[-1].json["messages"]
+    history = answer_requests(model_server)[-1]["messages"]
     assert [m["content"] for m in history[-3:-1]] == ["Who cleaned the lighthouse lens?", REPLY]
 
     page.click("#chat-new")  # a new conversation: the log starts over
