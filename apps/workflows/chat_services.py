@@ -57,7 +57,12 @@ from apps.workflows.chat.records import (
 from apps.workflows.chat.simple import ModelCall, direct_run, model_call_params, simple_run
 from apps.workflows.chat.speech import with_speech
 from apps.workflows.chat.task import ChatTask
-from apps.workflows.chat.vision import file_upload_settings, files_allowed, messages_with_images
+from apps.workflows.chat.vision import (
+    file_upload_settings,
+    files_allowed,
+    history_with_images,
+    messages_with_images,
+)
 from apps.workflows.file_services import files_from_request
 from apps.workflows.models import App, EndUser, Message
 from apps.workflows.moderation import inputs_moderate, moderation_of
@@ -157,7 +162,7 @@ def chat_message_start(
             pre_prompt=prompt_with_context(pre_prompt, context),
             inputs={},  # rendered already: chunk text is not a template
             query=moderated.query,
-            history=history_window(turns) if chat else [],
+            history=history_with_images(app, history_window(turns), upload) if chat else [],
         )
         if direct_answer is None and file_list:
             messages = messages_with_images(app, messages, file_list, upload)

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from apps.workflows.chat.task import background_wait
-from apps.workflows.models import Message
+from apps.workflows.models import Message, UploadFile
 from tests.factories import app_key, make_workspace
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.service_api.chat_support import chat_app
@@ -124,3 +124,60 @@ def test_another_users_upload_cannot_be_sent(asgi_server, model_server):
     local = {"type": "image", "transfer_method": "local_file", "upload_file_id": theirs}
     response = _chat(asgi_server, app_key(app), [local])
     assert response.status_code == 400 and response.json()["code"] == "invalid_param"
+
+
+def _turn_messages(server: FakeOpenAIServer) -> list:
+    calls = [r for r in server.requests_to("/v1/chat/completions") if r.json.get("stream")]
+    return calls[-1].json["messages"]
+
+
+def test_images_of_earlier_turns_go_to_the_model_again(asgi_server, model_server):
+    """As Dify's memory: the next turn resends the conversation's images with their query
+    (the app's detail here); an upload that is gone is left out, the rest still goes."""
+    app = chat_app(make_workspace(), model_server, file_upload=LEGACY_UPLOAD)
+    key = app_key(app)
+    upload_id = _upload(asgi_server, key)
+    local = {"type": "image", "transfer_method": "local_file", "upload_file_id": upload_id}
+    first = _chat(asgi_server, key, [local, REMOTE]).json()
+    second = _chat(asgi_server, key, [], query="and now?", conversation_id=first["conversation_id"])
+    assert second.status_code == 200, second.text
+    system, asked, answered, now = _turn_messages(model_server)
+    assert system["role"] == "system" and answered == {
+        "role": "assistant",
+        "content": "A small picture.",
+    }
+    inline = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
+    assert asked == {"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": inline, "detail": "low"}},
+        {"type": "image_url", "image_url": {"url": REMOTE["url"], "detail": "low"}},
+    ]}  # fmt: skip
+    assert now == {"role": "user", "content": "and now?"}
+
+    UploadFile.objects.filter(pk=upload_id).delete()
+    third = _chat(asgi_server, key, [], query="still?", conversation_id=first["conversation_id"])
+    assert third.status_code == 200, third.text
+    asked = _turn_messages(model_server)[1]["content"]
+    assert [part["type"] for part in asked] == ["text", "image_url"]
+    assert asked[1]["image_url"]["url"] == REMOTE["url"]
+    background_wait()
+
+
+def test_earlier_images_default_to_low_detail_and_stop_when_uploads_are_off(
+    asgi_server, model_server
+):
+    upload = {"enabled": True, "allowed_file_types": ["image"], "number_limits": 3,
+              "allowed_file_upload_methods": ["remote_url"]}  # fmt: skip
+    app = chat_app(make_workspace(), model_server, file_upload=upload)
+    key = app_key(app)
+    first = _chat(asgi_server, key, [REMOTE]).json()
+    assert _last_user_content(model_server)[1]["image_url"]["detail"] == "high"  # this turn
+    _chat(asgi_server, key, [], query="again", conversation_id=first["conversation_id"])
+    assert _turn_messages(model_server)[1]["content"][1]["image_url"]["detail"] == "low"
+
+    app.model_config = {**app.model_config, "file_upload": {"enabled": False}}
+    app.save(update_fields=["model_config"])
+    _chat(asgi_server, key, [], query="once more", conversation_id=first["conversation_id"])
+    history = _turn_messages(model_server)
+    assert history[1] == {"role": "user", "content": "what is this?"}
+    background_wait()

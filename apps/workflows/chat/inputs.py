@@ -106,7 +106,7 @@ def template_render(template: str, values: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(replace, template or "")
 
 
-def history_window(turns: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
+def history_window(turns: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The newest turns that fit ``HISTORY_TOKEN_LIMIT`` (oldest dropped first)."""
     kept: list[Mapping[str, str]] = []
     budget = HISTORY_TOKEN_LIMIT
@@ -121,18 +121,25 @@ def history_window(turns: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]
 
 
 def prompt_messages(
-    *, pre_prompt: str, inputs: Mapping[str, Any], query: str, history: Sequence[Mapping[str, str]]
+    *, pre_prompt: str, inputs: Mapping[str, Any], query: str, history: Sequence[Mapping[str, Any]]
 ) -> list[ChatMessage]:
     """System = the rendered pre-prompt, then the history turns, then the query.
 
-    With no query (completion apps) the rendered prompt itself is the user message.
+    A turn's ``images`` (OpenAI content parts) go with its query. With no query (completion
+    apps) the rendered prompt itself is the user message.
     """
     prompt = template_render(pre_prompt, inputs)
     messages: list[ChatMessage] = []
     if query and prompt.strip():
         messages.append(ChatMessage.system(prompt))
     for turn in history:
-        messages.append(ChatMessage.user(str(turn.get("query") or "")))
+        asked = str(turn.get("query") or "")
+        images = list(turn.get("images") or ())
+        if images:
+            parts = [{"type": "text", "text": asked}] if asked else []
+            messages.append(ChatMessage.user(parts + images))
+        else:
+            messages.append(ChatMessage.user(asked))
         messages.append(ChatMessage.assistant(str(turn.get("answer") or "")))
     text = query or prompt
     if not text.strip():

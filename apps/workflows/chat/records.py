@@ -159,8 +159,9 @@ def message_finish(
     message.save(update_fields=[*fields, "total_price", "currency", *extra, "updated_at"])
 
 
-def history_turns(conversation: Conversation | None) -> list[dict[str, str]]:
-    """The conversation's turns with an answer, oldest first (Dify's memory source)."""
+def history_turns(conversation: Conversation | None) -> list[dict[str, Any]]:
+    """The conversation's turns with an answer, oldest first (Dify's memory source): each
+    ``query`` and ``answer``, and ``files`` when the message came with some."""
     if conversation is None:
         return []
     rows = (
@@ -168,9 +169,15 @@ def history_turns(conversation: Conversation | None) -> list[dict[str, str]]:
         .filter(conversation=conversation)
         .exclude(answer="")
         .order_by("-created_at")
-        .values_list("query", "answer")[:HISTORY_MESSAGE_LIMIT]
+        .values_list("query", "answer", "files")[:HISTORY_MESSAGE_LIMIT]
     )
-    return [{"query": q, "answer": a} for q, a in reversed(list(rows))]
+    turns: list[dict[str, Any]] = []
+    for query, answer, files in reversed(list(rows)):
+        turn: dict[str, Any] = {"query": query, "answer": answer}
+        if isinstance(files, list) and files:
+            turn["files"] = files
+        turns.append(turn)
+    return turns
 
 
 def usage_payload(

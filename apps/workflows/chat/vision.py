@@ -8,11 +8,15 @@ number_limits, detail, transfer_methods}``). As in Dify, files sent to an app wh
 is off are ignored; files that break the settings are a 400. Images go to the model as
 ``image_url`` parts of the user message (uploaded ones inline as ``data:`` URLs, remote
 ones by URL) with the settings' ``detail``; other file types are stored with the message.
+While the upload is on, the images of the conversation's earlier turns go with their
+queries again (as Dify's memory does: with the app's ``detail`` if set, else ``low``); one
+whose upload is gone is left out.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +28,7 @@ from apps.workflows.engine.nodes.prompting import with_images
 from apps.workflows.file_services import UploadFileReader
 from apps.workflows.models import App
 
+logger = logging.getLogger(__name__)
 METHODS = ("local_file", "remote_url")
 DEFAULT_NUMBER_LIMIT = 3
 
@@ -36,6 +41,7 @@ class FileUploadSettings:
     methods: tuple[str, ...] = METHODS
     number_limit: int = DEFAULT_NUMBER_LIMIT
     detail: str = "high"
+    history_detail: str = "low"  # images of earlier turns: the app's detail if set, else low
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -65,6 +71,7 @@ def file_upload_settings(config: Mapping[str, Any]) -> FileUploadSettings:
         methods=methods or METHODS,
         number_limit=max(0, limit),
         detail=str(image.get("detail") or "high"),
+        history_detail=str(image.get("detail") or "low"),
     )
 
 
@@ -116,3 +123,23 @@ def messages_with_images(
 ) -> list[ChatMessage]:
     """The prompt with the request's images on its last user message."""
     return with_images(messages, image_parts(app, files, settings.detail))
+
+
+def history_with_images(
+    app: App, history: Sequence[Mapping[str, Any]], settings: FileUploadSettings
+) -> list[Mapping[str, Any]]:
+    """The history turns, those that came with images carrying them as ``images`` parts
+    (none while the app's upload is off; an image that cannot be read any more is skipped)."""
+    if not settings.enabled:
+        return list(history)
+    turns: list[Mapping[str, Any]] = []
+    for turn in history:
+        files = [f for f in turn.get("files") or () if isinstance(f, Mapping)]
+        images = []
+        for file in files:
+            try:
+                images += image_parts(app, [file], settings.history_detail)
+            except InvalidParam as exc:
+                logger.info("an image of an earlier turn is left out: %s", exc)
+        turns.append({**turn, "images": images} if images else turn)
+    return turns
