@@ -9,6 +9,7 @@ from typing import Any
 
 from apps.core.errors import InvalidParam
 from apps.providers.runtime.base import ChatMessage, estimate_tokens
+from apps.workflows.engine.nodes.prompting import user_message
 from apps.workflows.models import App, Workflow
 
 TEXT_TYPES = {"text-input", "paragraph", "select"}
@@ -108,7 +109,7 @@ def template_render(template: str, values: Mapping[str, Any]) -> str:
 
 def history_window(turns: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The newest turns that fit ``HISTORY_TOKEN_LIMIT`` (oldest dropped first)."""
-    kept: list[Mapping[str, str]] = []
+    kept: list[Mapping[str, Any]] = []
     budget = HISTORY_TOKEN_LIMIT
     for turn in reversed(list(turns)[-HISTORY_MESSAGE_LIMIT:]):
         cost = estimate_tokens(turn.get("query") or "") + estimate_tokens(turn.get("answer") or "")
@@ -133,13 +134,7 @@ def prompt_messages(
     if query and prompt.strip():
         messages.append(ChatMessage.system(prompt))
     for turn in history:
-        asked = str(turn.get("query") or "")
-        images = list(turn.get("images") or ())
-        if images:
-            parts = [{"type": "text", "text": asked}] if asked else []
-            messages.append(ChatMessage.user(parts + images))
-        else:
-            messages.append(ChatMessage.user(asked))
+        messages.append(user_message(str(turn.get("query") or ""), turn.get("images") or ()))
         messages.append(ChatMessage.assistant(str(turn.get("answer") or "")))
     text = query or prompt
     if not text.strip():

@@ -99,20 +99,19 @@ def files_allowed(
 def image_parts(app: App, files: Sequence[Mapping[str, Any]], detail: str) -> list[dict[str, Any]]:
     """The images among ``files`` as OpenAI ``image_url`` content parts."""
     reader = UploadFileReader(app.workspace)
-    parts = []
-    for file in files:
-        if file.get("type") != "image":
-            continue
-        url = file.get("remote_url") if file.get("transfer_method") == "remote_url" else None
-        if not url:
-            try:
-                data = reader.read(file)
-            except NodeError as exc:
-                raise InvalidParam(f"files: {exc}") from exc
-            mime = str(file.get("mime_type") or "image/png")
-            url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
-        parts.append({"type": "image_url", "image_url": {"url": url, "detail": detail}})
-    return parts
+    return [_image_part(reader, f, detail) for f in files if f.get("type") == "image"]
+
+
+def _image_part(reader: UploadFileReader, file: Mapping[str, Any], detail: str) -> dict[str, Any]:
+    url = file.get("remote_url") if file.get("transfer_method") == "remote_url" else None
+    if not url:
+        try:
+            data = reader.read(file)
+        except NodeError as exc:
+            raise InvalidParam(f"files: {exc}") from exc
+        mime = str(file.get("mime_type") or "image/png")
+        url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return {"type": "image_url", "image_url": {"url": url, "detail": detail}}
 
 
 def messages_with_images(
@@ -132,13 +131,15 @@ def history_with_images(
     (none while the app's upload is off; an image that cannot be read any more is skipped)."""
     if not settings.enabled:
         return list(history)
+    reader = UploadFileReader(app.workspace)
     turns: list[Mapping[str, Any]] = []
     for turn in history:
-        files = [f for f in turn.get("files") or () if isinstance(f, Mapping)]
         images = []
-        for file in files:
+        for file in turn.get("files") or ():
+            if not isinstance(file, Mapping) or file.get("type") != "image":
+                continue
             try:
-                images += image_parts(app, [file], settings.history_detail)
+                images.append(_image_part(reader, file, settings.history_detail))
             except InvalidParam as exc:
                 logger.info("an image of an earlier turn is left out: %s", exc)
         turns.append({**turn, "images": images} if images else turn)

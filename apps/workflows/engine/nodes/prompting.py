@@ -245,15 +245,21 @@ def image_parts(pool: VariablePool, ctx: RunContext, vision: VisionSpec) -> list
     return parts
 
 
+def user_message(text: str, images: Sequence[dict[str, Any]] = ()) -> ChatMessage:
+    """A user message: its text, or a text part and image parts when it has images."""
+    if not images:
+        return ChatMessage.user(text)
+    parts = [{"type": "text", "text": text}] if text else []
+    return ChatMessage.user(parts + list(images))
+
+
 def with_images(messages: list[ChatMessage], images: list[dict[str, Any]]) -> list[ChatMessage]:
     """Put the image parts on the last user message (a new one when there is none)."""
     if not images:
         return messages
     for index in range(len(messages) - 1, -1, -1):
         if messages[index].role == "user":
-            text = messages[index].text()
-            parts = [{"type": "text", "text": text}] if text else []
-            messages[index] = ChatMessage.user(parts + images)
+            messages[index] = user_message(messages[index].text(), images)
             return messages
     return [*messages, ChatMessage.user(list(images))]
 
