@@ -26,7 +26,8 @@ from .generation import conversation_title_store
 
 logger = logging.getLogger(__name__)
 STORE_WAIT_SECONDS = 60.0
-_background: list[threading.Thread] = []
+_background: list[threading.Thread] = []  # started ones only: a join needs a started thread
+_background_lock = threading.Lock()
 
 
 def run_in_background(target: Callable[[], None]) -> threading.Thread:
@@ -41,14 +42,17 @@ def run_in_background(target: Callable[[], None]) -> threading.Thread:
             connections.close_all()
 
     thread = threading.Thread(target=work, name="chat-after", daemon=True)
-    _background[:] = [t for t in _background if t.is_alive()] + [thread]
-    thread.start()
+    with _background_lock:
+        thread.start()
+        _background[:] = [t for t in _background if t.is_alive()] + [thread]
     return thread
 
 
 def background_wait(timeout: float = 10.0) -> None:
     """Wait for the after-answer work started so far (tests)."""
-    for thread in list(_background):
+    with _background_lock:
+        threads = list(_background)
+    for thread in threads:
         thread.join(timeout)
 
 
