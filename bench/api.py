@@ -2,7 +2,8 @@
 """Service API streaming benchmark: latency the platform adds, and concurrent streams held.
 
 Starts everything itself on 127.0.0.1: a fake OpenAI-compatible LLM server (the tests' fake,
-real HTTP + SSE), and the platform (`manage.py serve`, embedded PostgreSQL in a temporary
+real HTTP + SSE, in a process of its own as a real provider is another machine: see
+``bench/_fake_llm.py``), and the platform (`manage.py serve`, embedded PostgreSQL in a temporary
 directory, a chat app whose model is the fake). Then:
 
 1. added TTFB: time to the first answer token through ``POST /v1/chat-messages``
@@ -41,7 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._fake_llm import FakeLLMProcess  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
+
+FakeLLM = FakeOpenAIServer | FakeLLMProcess
 
 TARGETS = {"added_ttfb_ms_p50_max": 5.0, "streams": 500}
 ANSWER = " ".join(f"w{i}" for i in range(20))
@@ -63,6 +67,24 @@ def _loadavg() -> list[float]:
         return []
 
 
+def _cpu_times() -> list[int]:
+    """The machine's CPU counters (/proc/stat, all CPUs), empty where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return []
+
+
+def _steal_percent(before: list[int], after: list[int]) -> float | None:
+    """Share of CPU time the hypervisor gave to other guests (steal) between two readings:
+    on a shared VM it is what makes one run differ from the next."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after[:8]) - sum(before[:8])
+    return round(100 * (after[7] - before[7]) / total, 1) if total > 0 else None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,7 +101,7 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def start_platform(tmp: Path, llm: FakeOpenAIServer) -> tuple[subprocess.Popen[str], str, str]:
+def start_platform(tmp: Path, llm: FakeLLM) -> tuple[subprocess.Popen[str], str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         DATA_DIR=str(tmp), ADMIN_PASSWORD="bench-Admin-1", LOG_LEVEL="WARNING",
@@ -113,7 +135,7 @@ def start_platform(tmp: Path, llm: FakeOpenAIServer) -> tuple[subprocess.Popen[s
     raise SystemExit("the platform did not start: " + (tmp / "server.log").read_text()[-2000:])
 
 
-async def _first_token_direct(client: httpx2.AsyncClient, llm: FakeOpenAIServer) -> float:
+async def _first_token_direct(client: httpx2.AsyncClient, llm: FakeLLM) -> float:
     body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     headers = {"Authorization": f"Bearer {llm.api_key}"}
     started = time.perf_counter()
@@ -159,7 +181,9 @@ async def _chat_stream(
     return first or float("nan"), "".join(answer), ended
 
 
-async def measure_ttfb(base: str, key: str, llm: FakeOpenAIServer, samples: int) -> dict[str, Any]:
+async def measure_ttfb(
+    base: str, key: str, llm: FakeLLM, samples: int, pause: float = 0.0
+) -> dict[str, Any]:
     llm.chunk_delay = 0.0
     limits = httpx2.Limits(max_connections=10)
     async with httpx2.AsyncClient(timeout=30, limits=limits) as client:
@@ -168,6 +192,7 @@ async def measure_ttfb(base: str, key: str, llm: FakeOpenAIServer, samples: int)
             await _chat_stream(client, base, key, "warmup")
         direct, platform = [], []
         for i in range(samples):
+            await asyncio.sleep(pause)  # the previous answer's after-work is done by then
             direct.append(await _first_token_direct(client, llm))
             platform.append((await _chat_stream(client, base, key, f"ttfb-{i % 5}"))[0])
     added = [(p - d) * 1000 for p, d in zip(platform, direct, strict=True)]
@@ -199,6 +224,18 @@ async def measure_streams(base: str, key: str, count: int) -> dict[str, Any]:
     }
 
 
+def _print_ttfb(ttfb: dict[str, Any]) -> None:
+    print(
+        f"  fake LLM direct p50 {ttfb['direct_ttfb_ms_p50']:.2f} ms, through the "
+        f"platform p50 {ttfb['platform_ttfb_ms_p50']:.2f} ms"
+    )
+    print(
+        f"  added by the platform: p50 {ttfb['added_ttfb_ms_p50']:.2f} ms, "
+        f"p90 {ttfb['added_ttfb_ms_p90']:.2f} ms (target p50 <= 5 ms); CPU steal "
+        f"{ttfb['steal_percent']}%"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -206,6 +243,15 @@ def main() -> None:
     parser.add_argument("--levels", help="comma-separated concurrency levels")
     parser.add_argument("--token-delay", type=float, default=0.05)
     parser.add_argument("--samples", type=int, help="TTFB samples (default 30 quick, 100 full)")
+    parser.add_argument(
+        "--pause", type=float, default=0.05,
+        help="seconds between TTFB samples (default 0.05; 0 = back to back)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fake-in-process", action="store_true",
+        help="run the fake LLM in this process, as before 2026-12-03 (its thread then competes "
+        "with the measuring client for the GIL)",
+    )  # fmt: skip
     args = parser.parse_args()
     levels = (
         [int(x) for x in args.levels.split(",")]
@@ -217,19 +263,21 @@ def main() -> None:
     started = time.perf_counter()
     load_before = _loadavg()
     print(f"load average before: {load_before}")
-    with FakeOpenAIServer(reply_text=ANSWER, api_key="sk-bench") as llm:
+    fake_kind = FakeOpenAIServer if args.fake_in_process else FakeLLMProcess
+    with fake_kind(reply_text=ANSWER, api_key="sk-bench") as llm:
         proc, base, key = start_platform(tmp, llm)
         try:
-            ttfb = asyncio.run(measure_ttfb(base, key, llm, samples))
-            print(f"TTFB (first answer token), {samples} sequential requests:")
-            print(
-                f"  fake LLM direct p50 {ttfb['direct_ttfb_ms_p50']:.2f} ms, through the "
-                f"platform p50 {ttfb['platform_ttfb_ms_p50']:.2f} ms"
-            )
-            print(
-                f"  added by the platform: p50 {ttfb['added_ttfb_ms_p50']:.2f} ms, "
-                f"p90 {ttfb['added_ttfb_ms_p90']:.2f} ms (target p50 <= 5 ms)"
-            )
+            cpu_before = _cpu_times()
+            ttfb = asyncio.run(measure_ttfb(base, key, llm, samples, args.pause))
+            ttfb["steal_percent"] = _steal_percent(cpu_before, _cpu_times())
+            print(f"TTFB (first answer token), {samples} sequential requests {args.pause} s apart:")
+            _print_ttfb(ttfb)
+            cpu_before = _cpu_times()
+            back_to_back = asyncio.run(measure_ttfb(base, key, llm, samples, 0.0))
+            back_to_back["steal_percent"] = _steal_percent(cpu_before, _cpu_times())
+            print("  the same back to back (each request meets the previous answer's after-work:")
+            print("  storing it, naming the conversation with a second model call):")
+            _print_ttfb(back_to_back)
             llm.chunk_delay = args.token_delay
             rounds = []
             max_ok = 0
@@ -263,6 +311,9 @@ def main() -> None:
         "max_streams_ok": max_ok,
         "levels": rounds,
         "token_delay_s": args.token_delay,
+        "ttfb_pause_s": args.pause,
+        "back_to_back": {k: v for k, v in back_to_back.items() if k != "samples"},
+        "fake_llm": "in-process" if args.fake_in_process else "own process",
         "targets": TARGETS,
         "meets_targets": {
             "added_ttfb_ms_p50": ttfb["added_ttfb_ms_p50"] <= TARGETS["added_ttfb_ms_p50_max"],
