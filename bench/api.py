@@ -191,10 +191,12 @@ async def measure_ttfb(
             await _first_token_direct(client, llm)
             await _chat_stream(client, base, key, "warmup")
         direct, platform = [], []
+        cpu_before = _cpu_times()
         for i in range(samples):
             await asyncio.sleep(pause)  # the previous answer's after-work is done by then
             direct.append(await _first_token_direct(client, llm))
             platform.append((await _chat_stream(client, base, key, f"ttfb-{i % 5}"))[0])
+        cpu_after = _cpu_times()
     added = [(p - d) * 1000 for p, d in zip(platform, direct, strict=True)]
     return {
         "samples": samples,
@@ -202,6 +204,7 @@ async def measure_ttfb(
         "platform_ttfb_ms_p50": round(statistics.median(platform) * 1000, 3),
         "added_ttfb_ms_p50": round(statistics.median(added), 3),
         "added_ttfb_ms_p90": round(statistics.quantiles(added, n=10)[-1], 3),
+        "steal_percent": _steal_percent(cpu_before, cpu_after),
     }
 
 
@@ -267,14 +270,10 @@ def main() -> None:
     with fake_kind(reply_text=ANSWER, api_key="sk-bench") as llm:
         proc, base, key = start_platform(tmp, llm)
         try:
-            cpu_before = _cpu_times()
             ttfb = asyncio.run(measure_ttfb(base, key, llm, samples, args.pause))
-            ttfb["steal_percent"] = _steal_percent(cpu_before, _cpu_times())
             print(f"TTFB (first answer token), {samples} sequential requests {args.pause} s apart:")
             _print_ttfb(ttfb)
-            cpu_before = _cpu_times()
             back_to_back = asyncio.run(measure_ttfb(base, key, llm, samples, 0.0))
-            back_to_back["steal_percent"] = _steal_percent(cpu_before, _cpu_times())
             print("  the same back to back (each request meets the previous answer's after-work:")
             print("  storing it, naming the conversation with a second model call):")
             _print_ttfb(back_to_back)

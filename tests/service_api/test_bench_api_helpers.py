@@ -3,26 +3,14 @@ protocol and takes its chunk delay from the parent; CPU steal is read from /proc
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
-from pathlib import Path
-from types import ModuleType
 
 import httpx2
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from bench import api
+from bench._fake_llm import FakeLLMProcess
 
 
 def _stream(base_url: str, api_key: str) -> tuple[str, float]:
@@ -41,8 +29,7 @@ def _stream(base_url: str, api_key: str) -> tuple[str, float]:
 
 
 def test_fake_llm_process_streams_and_takes_its_chunk_delay() -> None:
-    fake_llm = _bench_module("_fake_llm")
-    with fake_llm.FakeLLMProcess(reply_text="one two three", api_key="sk-proc") as llm:
+    with FakeLLMProcess(reply_text="one two three", api_key="sk-proc") as llm:
         assert llm.base_url.startswith("http://127.0.0.1:")
         text, quick = _stream(llm.base_url, "sk-proc")
         assert text == "one two three"
@@ -61,7 +48,6 @@ def test_fake_llm_process_streams_and_takes_its_chunk_delay() -> None:
 
 
 def test_steal_percent_is_the_steal_share_of_all_cpu_time() -> None:
-    api = _bench_module("api")
     before = [100, 0, 50, 800, 0, 0, 0, 50, 0, 0]
     after = [200, 0, 100, 1500, 0, 0, 0, 150, 0, 0]  # +950 in all, +100 of it steal
     assert api._steal_percent(before, after) == 10.5
