@@ -16,9 +16,11 @@ thread hop of their own before the request's: ~1 ms more before the view on two 
 So ``handle`` is Django's sequence (read the body, build the request, answer it while
 watching for a disconnect, close the response) with the signal moved into the hop.
 
-The hop runs on a pool of reused threads (``REQUEST_THREADS_MAX``), not on the new thread
-Django's per-request ``ThreadSensitiveContext`` starts for each request (~0.4 ms before
-the view on two busy cores, and a thread start per request). Database connections are
+The hop runs on a pool of reused threads (``REQUEST_THREADS_MAX`` handlers at once), not on
+the new thread Django's per-request ``ThreadSensitiveContext`` starts for each request
+(~0.4 ms before the view on two busy cores, and a thread start per request). The thread
+hands the response to the event loop itself, then runs what the view deferred until then
+(a streamed answer's producer, ``apps.core.request_threads``). Database connections are
 per thread, so the hop gives its connections back (``close_old_connections``, as at
 ``request_finished``) before the thread serves another request; with persistent
 connections (``DB_CONN_MAX_AGE``) they stay with the thread, as Django keeps them. Other
@@ -32,7 +34,6 @@ import asyncio
 import contextlib
 import contextvars
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -43,6 +44,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
+
+from apps.core.request_threads import RequestThreads
 
 
 class OneHopASGIHandler(ASGIHandler):
@@ -89,10 +92,19 @@ class OneHopASGIHandler(ASGIHandler):
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         loop = asyncio.get_running_loop()
+        answered: asyncio.Future[HttpResponseBase] = loop.create_future()
         context = contextvars.copy_context()  # request id, asgiref's context, as sync_to_async
-        return await loop.run_in_executor(
-            _request_threads(), context.run, self._started_then_response, request
-        )
+
+        def handler() -> None:
+            try:
+                response = context.run(self._started_then_response, request)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+                _hand_over(loop, answered, None, exc)
+            else:
+                _hand_over(loop, answered, response, None)
+
+        _request_threads().submit(handler)
+        return await answered
 
     def _started_then_response(self, request: HttpRequest) -> HttpResponseBase:
         scope = getattr(request, "scope", None)
@@ -103,19 +115,36 @@ class OneHopASGIHandler(ASGIHandler):
             close_old_connections()  # this thread serves other requests next
 
 
-_threads: ThreadPoolExecutor | None = None
+def _hand_over(
+    loop: asyncio.AbstractEventLoop,
+    answered: asyncio.Future[HttpResponseBase],
+    response: HttpResponseBase | None,
+    error: BaseException | None,
+) -> None:
+    def settle() -> None:
+        if answered.cancelled():  # the client went away while the view ran
+            return
+        if error is not None:
+            answered.set_exception(error)
+        else:
+            answered.set_result(response)  # type: ignore[arg-type]
+
+    with contextlib.suppress(RuntimeError):  # a closed loop (server shut down) waits for none
+        loop.call_soon_threadsafe(settle)
+
+
+_threads: RequestThreads | None = None
 _threads_lock = threading.Lock()
 
 
-def _request_threads() -> ThreadPoolExecutor:
+def _request_threads() -> RequestThreads:
     """The process's request threads: started as needed, reused, at most
-    ``REQUEST_THREADS_MAX`` at once (a request beyond that waits for a free one)."""
+    ``REQUEST_THREADS_MAX`` handlers at once (a request beyond that waits for a free one)."""
     global _threads
     if _threads is None:
         with _threads_lock:
             if _threads is None:
-                size = int(getattr(settings, "REQUEST_THREADS_MAX", 256))
-                _threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="request")
+                _threads = RequestThreads(int(getattr(settings, "REQUEST_THREADS_MAX", 256)))
     return _threads
 
 

@@ -1,14 +1,15 @@
 """Server-sent events over ASGI with no buffering between a produced event and the client.
 
-The producer (the engine or a model stream: blocking, thread-based code) runs in its own
-thread and hands each payload to the event loop, which writes ``data: {json}\\n\\n`` at
-once. While nothing else goes out, ``event: ping`` keeps proxies from closing the stream.
-If the client goes away the producer still runs to the end, so the message or run is
-stored (Dify's behaviour).
+The producer (the engine or a model stream: blocking, thread-based code) runs off the
+event loop and hands each payload to it, which writes ``data: {json}\\n\\n`` at once.
+While nothing else goes out, ``event: ping`` keeps proxies from closing the stream. If the
+client goes away the producer still runs to the end, so the message or run is stored
+(Dify's behaviour).
 
-``SSEStream(produce)`` starts the producer at once, so a view can still do database work
-(store the message) while the model request is already on its way; ``.response()`` then
-gives the connection back and answers. ``sse_response(produce)`` does both.
+``SSEStream(produce)`` sets the producer up: on a request thread it runs as soon as the
+response is out (``apps.core.request_threads``), elsewhere it starts at once.
+``.response()`` gives the view's database connection back and answers.
+``sse_response(produce)`` does both.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,6 +25,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 
 from apps.core.db import release_connection
+from apps.core.request_threads import DaemonThreads, defer_until_answered
 
 logger = logging.getLogger(__name__)
 PING_SECONDS = 10.0
@@ -87,49 +88,25 @@ class _Channel:
             return self._items.popleft()
 
 
-class _Producers:
-    """Daemon threads for producers; an idle one takes the next stream. Starting a thread
-    per stream made the view wait for the GIL until the new thread's first I/O (~1 ms
-    before the view could store the message); a queue hand-off does not."""
-
-    IDLE_MAX = 64  # past a burst, threads beyond this many idle ones end
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0
-
-    def submit(self, job: Callable[[], None]) -> None:
-        with self._lock:
-            spawn = self._idle == 0
-            if not spawn:
-                self._idle -= 1  # an idle thread will take it
-        self._jobs.put(job)
-        if spawn:
-            threading.Thread(target=self._serve, name="sse-producer", daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            job = self._jobs.get()
-            try:
-                job()
-            except Exception:  # a producer must not take the thread down
-                logger.exception("stream producer crashed")
-            with self._lock:
-                if self._idle >= self.IDLE_MAX:
-                    return
-                self._idle += 1
-
-
-_producers = _Producers()
+# Producers of streams not started from a request thread (console test client, tools).
+_producers = DaemonThreads("sse-producer")
 
 
 class SSEStream:
-    """One event stream whose producer is already running (in a pooled thread)."""
+    """One event stream and its producer.
+
+    Served through the ASGI handler, the producer runs on the request's thread right after
+    the response has been handed to the event loop (no thread hand-off before the model
+    request goes out); anywhere else it starts at once on a pooled thread."""
 
     def __init__(self, produce: Callable[[], Iterator[dict[str, Any]]]):
         self._channel = _Channel()
-        _producers.submit(lambda: self._work(produce))
+
+        def job() -> None:
+            self._work(produce)
+
+        if not defer_until_answered(job):
+            _producers.submit(job)
 
     def _work(self, produce: Callable[[], Iterator[dict[str, Any]]]) -> None:
         channel, first = self._channel, True

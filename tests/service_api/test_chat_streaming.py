@@ -204,3 +204,31 @@ def test_stop_from_another_process_ends_the_stream(asgi_server, model_server):
     assert events[-1]["event"] == "message_end"
     message = Message.objects.get(pk=events[-1]["message_id"])
     assert message.status == "stopped" and len(message.answer.split()) < 40
+
+
+def test_open_streams_do_not_hold_request_threads(asgi_server, model_server, monkeypatch):
+    """With one request handler at a time, two slow streams are open and an API call still
+    answers: a stream's producer runs on its request thread after the response is out, and
+    there no longer counts against REQUEST_THREADS_MAX. It is not handed to another pool."""
+    from apps.core import asgi_handler
+    from apps.core.request_threads import RequestThreads
+    from apps.workflows import sse
+
+    monkeypatch.setattr(asgi_handler, "_threads", RequestThreads(1))
+    handed_off: list[object] = []
+    monkeypatch.setattr(sse._producers, "submit", handed_off.append)
+    model_server.chunk_delay = 0.2  # 12 words: over two seconds per answer
+    key = app_key(chat_app(make_workspace(), model_server))
+    streams = [sse_events(_stream(asgi_server, key, user=f"u-{n}")) for n in range(2)]
+    firsts = [next(events) for events in streams]
+    assert [e["event"] for e in firsts] == ["message", "message"]
+    started = time.monotonic()
+    info = requests.get(
+        asgi_server + "/v1/info", headers={"Authorization": f"Bearer {key}"}, timeout=5
+    )
+    assert info.status_code == 200 and time.monotonic() - started < 1.0
+    for first, events in zip(firsts, streams, strict=True):
+        rest = list(events)
+        assert rest[-1]["event"] == "message_end"
+        assert first["answer"] + "".join(e["answer"] for e in rest[:-1]) == WORDS
+    assert handed_off == []
