@@ -197,3 +197,31 @@ def test_provider_failure_mid_request_is_a_dify_error(asgi_server, model_server)
     body = blocking.json()
     assert blocking.status_code == 429 and body["code"] == "rate_limit_error", body
     assert set(body) == {"code", "message", "status"}
+
+
+@pytest.mark.parametrize("mode", ["chat", "completion"])
+def test_another_workspaces_key_cannot_stop_a_task(asgi_server, model_server, mode):
+    """Dify answers "success" to a stop of an unknown task; another workspace's key (with the
+    same user name) gets that answer and the task runs to its end."""
+    model_server.reply_text = " ".join(f"word{i}" for i in range(10))
+    model_server.chunk_delay = 0.05
+    app = chat_app(make_workspace(), model_server, mode=mode)
+    other_key = app_key(chat_app(make_workspace(), model_server, mode=mode))
+    route = "chat-messages" if mode == "chat" else "completion-messages"
+    body = {"inputs": {"name": "Ada"}, "query": "Talk", "user": "u-1", "response_mode": "streaming"}
+    response = requests.post(
+        f"{asgi_server}/v1/{route}", json=body, stream=True, timeout=30,
+        headers={"Authorization": f"Bearer {app_key(app)}"},
+    )  # fmt: skip
+    events = []
+    for event in sse_events(response):
+        if not events:
+            answer = requests.post(
+                f"{asgi_server}/v1/{route}/{event['task_id']}/stop", json={"user": "u-1"},
+                headers={"Authorization": f"Bearer {other_key}"}, timeout=10,
+            )  # fmt: skip
+            assert answer.status_code == 200 and answer.json() == {"result": "success"}
+        events.append(event)
+    assert events[-1]["event"] == "message_end"
+    message = Message.objects.get(pk=events[-1]["message_id"])
+    assert message.status == "normal" and len(message.answer.split()) == 10

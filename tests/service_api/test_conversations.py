@@ -217,3 +217,22 @@ def test_history_and_list_queries_do_not_grow_with_the_page(
     assert len(page.json()["data"]) == 6
     with django_assert_max_num_queries(6):
         assert len(client.get("/v1/conversations", {"user": "u"}).json()["data"]) == 1
+
+
+def test_app_feedbacks_list_only_the_apps_own(fake_openai):
+    """Feedback given in one app is listed by that app's key and by no other's (another
+    app of the same workspace, or another workspace's)."""
+    workspace = make_workspace()
+    app = chat_app(workspace, fake_openai)
+    message_id = _say(app, "u", "hi")["id"]
+    client = service(app_key(app))
+    body = {"rating": "like", "user": "u", "content": "good"}
+    assert (
+        client.post(f"/v1/messages/{message_id}/feedbacks", body, format="json").status_code == 200
+    )
+    assert [f["message_id"] for f in client.get("/v1/app/feedbacks").json()["data"]] == [message_id]
+    neighbour = chat_app(workspace, fake_openai)
+    stranger = chat_app(make_workspace(), fake_openai)
+    for other in (neighbour, stranger):
+        listed = service(app_key(other)).get("/v1/app/feedbacks")
+        assert listed.status_code == 200 and listed.json()["data"] == []

@@ -359,3 +359,62 @@ def test_streaming_run_keeps_running_when_the_client_goes(asgi_server, fake_open
         time.sleep(0.05)
     run = WorkflowRun.objects.get(pk=run_id)
     assert run.status == "succeeded" and run.outputs == {"text": fake_openai.reply_text}
+
+
+def test_dify_client_runs_a_workflow_blocking_and_streaming(asgi_server, fake_openai):
+    """dify-client 0.1.10 (the newest on PyPI) has no workflow methods; its request helper,
+    which all of its methods use, drives the workflow routes here as a Dify user's code would."""
+    from dify_client import DifyClient
+
+    from tests.service_api.chat_support import sse_events
+
+    fake_openai.reply_text = "Notes on tides."
+    app = llm_app(make_workspace(), fake_openai)
+    client = DifyClient(app_key(app))
+    client.base_url = asgi_server + "/v1"
+    run = {"inputs": {"topic": "tides"}, "user": "u-1"}
+    blocking = client._send_request(
+        "POST", "/workflows/run", json={**run, "response_mode": "blocking"}
+    )
+    assert blocking.status_code == 200, blocking.text
+    data = blocking.json()["data"]
+    assert data["status"] == "succeeded" and data["outputs"] == {"text": "Notes on tides."}
+    detail = client._send_request("GET", f"/workflows/run/{data['id']}").json()
+    assert detail["id"] == data["id"] and detail["status"] == "succeeded"
+
+    streamed = client._send_request(
+        "POST", "/workflows/run", json={**run, "response_mode": "streaming"}, stream=True
+    )
+    assert streamed.headers["Content-Type"].startswith("text/event-stream")
+    events = list(sse_events(streamed))
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "workflow_started" and kinds[-1] == "workflow_finished"
+    assert kinds.count("node_started") == kinds.count("node_finished") == 3
+    assert events[-1]["data"]["outputs"] == {"text": "Notes on tides."}
+    logs = client._send_request("GET", "/workflows/logs").json()
+    assert logs["total"] == 2
+
+
+def test_another_workspaces_key_cannot_stop_a_workflow_run(asgi_server, fake_openai):
+    """A stop with another workspace's key gets Dify's "success" and the run goes on."""
+    fake_openai.reply_text = " ".join(f"w{i}" for i in range(10))
+    fake_openai.chunk_delay = 0.05
+    app = llm_app(make_workspace(), fake_openai)
+    other_key = app_key(greeter_app(make_workspace()))
+    body = {"inputs": {"topic": "x"}, "user": "u-1", "response_mode": "streaming"}
+    finished = None
+    with httpx.stream(
+        "POST", asgi_server + "/v1/workflows/run", json=body, headers=auth(app_key(app)),
+        timeout=30,
+    ) as response:  # fmt: skip
+        for _, event in read_sse(response):
+            if event["event"] == "workflow_started":
+                answer = httpx.post(
+                    f"{asgi_server}/v1/workflows/tasks/{event['task_id']}/stop",
+                    json={"user": "u-1"}, headers=auth(other_key), timeout=10,
+                )  # fmt: skip
+                assert answer.status_code == 200 and answer.json() == {"result": "success"}
+            if event["event"] == "workflow_finished":
+                finished = event
+    assert finished is not None and finished["data"]["status"] == "succeeded"
+    assert WorkflowRun.objects.get(pk=finished["workflow_run_id"]).status == "succeeded"
