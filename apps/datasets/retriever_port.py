@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from apps.datasets import stores
+from apps.datasets.models import Dataset
 from apps.datasets.retrieval import retrieve
 from apps.tenants.models import Workspace
 
@@ -43,6 +45,22 @@ class DatasetRetrieverPort:
 
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
+
+    def describe(self, dataset_ids: Sequence[str]) -> list[dict[str, str]]:
+        """``id``, ``name`` and ``description`` of the given datasets of this workspace, in
+        the order given (ids of other workspaces, or not ids at all, are left out)."""
+        valid = [i for i in (stores.parse_uuid(x) for x in dataset_ids) if i]
+        found = {
+            str(pk): (name, description)
+            for pk, name, description in Dataset.objects.for_workspace(self.workspace)
+            .filter(pk__in=valid)
+            .values_list("pk", "name", "description")
+        }
+        return [
+            {"id": key, "name": found[key][0], "description": found[key][1]}
+            for key in dict.fromkeys(str(i) for i in valid)
+            if key in found
+        ]
 
     def retrieve(
         self, *, query: str, dataset_ids: Sequence[str], config: Mapping[str, Any]

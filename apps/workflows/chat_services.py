@@ -35,7 +35,7 @@ from apps.providers.services import (
 from apps.workflows.adapters.models import provider_name
 from apps.workflows.annotation_index import annotation_reply_find
 from apps.workflows.chat.advanced import advanced_run
-from apps.workflows.chat.agent import AgentConfig, agent_config, agent_run
+from apps.workflows.chat.agent import AgentConfig, agent_config, agent_run, agent_with_datasets
 from apps.workflows.chat.annotation import annotation_run
 from apps.workflows.chat.context import DatasetContext, dataset_context, prompt_with_context
 from apps.workflows.chat.external_data import external_data_fill
@@ -154,9 +154,12 @@ def chat_message_start(
         prompt_values = moderated.inputs
         if direct_answer is None and hit is None:
             prompt_values = external_data_fill(app, config, prompt_values, moderated.query)
-            context = dataset_context(
-                app, query=moderated.query, inputs=prompt_values, message_id=str(message_pk)
-            )
+            if agent is not None:  # Dify: an agent searches its datasets as tools
+                agent = agent_with_datasets(agent, app, message_id=str(message_pk))
+            else:
+                context = dataset_context(
+                    app, query=moderated.query, inputs=prompt_values, message_id=str(message_pk)
+                )
         pre_prompt = template_render(str(config.get("pre_prompt") or ""), prompt_values)
         messages = prompt_messages(
             pre_prompt=prompt_with_context(pre_prompt, context),

@@ -16,7 +16,7 @@ from apps.workflows.models import Message
 from tests.datasets.kb_support import FACTS, QUESTIONS
 from tests.factories import app_key, make_workspace
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.service_api.chat_support import chat_app, sse_events
+from tests.service_api.chat_support import answer_requests, chat_app, sse_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -261,24 +261,90 @@ def test_unknown_moderation_types_are_a_400(asgi_server, model_server):
     assert "not supported" in response.json()["message"]
 
 
-def test_agent_chat_gets_the_context_and_cites_it(asgi_server, model_server):
+def _agent_with_dataset(workspace, server, *datasets, show=True, **configs):
+    agent_mode = {"enabled": True, "strategy": "function_call", "tools": []}
+    return chat_app(
+        workspace, server, mode="agent-chat", agent_mode=agent_mode,
+        dataset_configs=_dataset_configs(*datasets, **configs),
+        retriever_resource={"enabled": show},
+    )  # fmt: skip
+
+
+def _offered(server) -> dict[str, dict]:
+    first = answer_requests(server)[0]
+    return {t["function"]["name"]: t["function"] for t in first.get("tools") or []}
+
+
+def test_agent_chat_searches_its_datasets_as_a_tool_and_cites_them(asgi_server, model_server):
     workspace = make_workspace()
     dataset = _dataset(workspace)
-    agent_mode = {"enabled": True, "strategy": "function_call", "tools": []}
-    app = _chat_with_dataset(
-        workspace, model_server, dataset, mode="agent-chat", agent_mode=agent_mode
-    )
+    app = _agent_with_dataset(workspace, model_server, dataset)
+    tool = f"dataset_{str(workspace.pk).replace('-', '_')}"
+    model_server.queue_tool_calls({"name": tool, "arguments": {"query": QUESTIONS["txt"]}})
     client = _client(ChatClient, app_key(app), asgi_server)
     response = client.create_chat_message(
         {"name": "Ada"}, QUESTIONS["txt"], "u-1", response_mode="streaming"
     )
     events = list(sse_events(response))
     assert events[-1]["event"] == "message_end"
+    thought = next(e for e in events if e["event"] == "agent_thought" and e["tool"])
+    assert thought["tool"] == tool and FACTS["txt"] in thought["observation"]
     resources = events[-1]["metadata"]["retriever_resources"]
-    assert resources[0]["document_name"] == "txt.txt"
-    system = model_server.requests_to("/chat/completions")[0].json["messages"][0]["content"]
-    assert FACTS["txt"] in system
-    background_wait()
+    assert resources[0]["document_name"] == "txt.txt" and set(resources[0]) >= RESOURCE_KEYS
+    assert resources[0]["message_id"] == events[-1]["message_id"]
+    assert [r["position"] for r in resources] == list(range(1, len(resources) + 1))
+    # Dify's agent gets no context in its prompt: the model searched, by the tool
+    offered = _offered(model_server)
+    assert set(offered) == {tool}
+    assert offered[tool]["parameters"]["required"] == ["query"]
+    requests = answer_requests(model_server)
+    assert FACTS["txt"] not in requests[0]["messages"][0]["content"]
+    assert CONTEXT_HEAD not in requests[0]["messages"][0]["content"]
+    tool_messages = [m for m in requests[1]["messages"] if m["role"] == "tool"]
+    assert FACTS["txt"] in tool_messages[0]["content"]
+    stored = Message.objects.get(pk=events[-1]["message_id"])
+    assert stored.retriever_resources == resources
+    listed = client.get_conversation_messages("u-1", events[-1]["conversation_id"]).json()
+    assert listed["data"][0]["retriever_resources"] == resources
+
+
+def test_agent_chat_single_mode_offers_one_tool_per_own_dataset(asgi_server, model_server):
+    workspace = make_workspace()
+    keeper = _dataset(workspace, "Keeper", kinds=("txt",))
+    volcano = _dataset(workspace, "Volcano", kinds=("md",))
+    services.dataset_update(dataset=volcano, description="All about\nvolcanoes")
+    foreign = _dataset(make_workspace(), "Secret", kinds=("docx",))
+    app = _agent_with_dataset(
+        workspace, model_server, keeper, volcano, foreign, show=False, retrieval_model="single"
+    )
+    name = f"dataset_{str(volcano.pk).replace('-', '_')}"
+    model_server.queue_tool_calls({"name": name, "arguments": {"query": QUESTIONS["md"]}})
+    client = _client(ChatClient, app_key(app), asgi_server)
+    body = client.create_chat_message({"name": "Ada"}, QUESTIONS["md"], "u-1").json()
+    offered = _offered(model_server)
+    keeper_tool = f"dataset_{str(keeper.pk).replace('-', '_')}"
+    assert set(offered) == {keeper_tool, name}  # the other workspace's dataset is not offered
+    assert offered[name]["description"] == "All aboutvolcanoes"
+    assert offered[keeper_tool]["description"] == (
+        "useful for when you want to answer queries about the Keeper"
+    )
+    stored = Message.objects.get(pk=body["id"])
+    assert stored.agent_thoughts[0]["tool"] == name
+    assert "Kilauea" in stored.agent_thoughts[0]["observation"]
+    assert body["metadata"]["retriever_resources"] == []  # citations are off
+    assert stored.retriever_resources == []
+
+
+def test_agent_dataset_tool_without_a_query_asks_for_one(asgi_server, model_server):
+    workspace = make_workspace()
+    app = _agent_with_dataset(workspace, model_server, _dataset(workspace, kinds=("txt",)))
+    tool = f"dataset_{str(workspace.pk).replace('-', '_')}"
+    model_server.queue_tool_calls({"name": tool, "arguments": {}})
+    client = _client(ChatClient, app_key(app), asgi_server)
+    body = client.create_chat_message({"name": "Ada"}, "hi", "u-1").json()
+    stored = Message.objects.get(pk=body["id"])
+    assert stored.agent_thoughts[0]["observation"] == "please input query"
+    assert body["metadata"]["retriever_resources"] == []
 
 
 def test_single_mode_keeps_the_best_dataset_only(asgi_server, model_server):

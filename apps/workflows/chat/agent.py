@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from apps.core.errors import AppError, InvalidParam
@@ -35,9 +35,10 @@ from apps.workflows.engine.agent_loop import (
     schema_without,
 )
 from apps.workflows.engine.ports import ToolResult
-from apps.workflows.models import Message
+from apps.workflows.models import App, Message
 from apps.workflows.moderation import Moderation, OutputGuard
 
+from .dataset_tools import DatasetCitations, dataset_tools
 from .records import message_finish, usage_payload
 from .simple import ModelCall, message_end, replace_event
 from .task import ChatTask
@@ -52,6 +53,13 @@ class AgentConfig:
     strategy: str
     max_iterations: int
     tools: tuple[AgentTool, ...]
+    citations: DatasetCitations | None = None
+
+
+def agent_with_datasets(config: AgentConfig, app: App, *, message_id: str) -> AgentConfig:
+    """``config`` with the app's datasets as tools too (chat/dataset_tools.py)."""
+    tools, citations = dataset_tools(app, message_id=message_id)
+    return replace(config, tools=config.tools + tools, citations=citations)
 
 
 def agent_config(workspace: Workspace, model_config: Mapping[str, Any]) -> AgentConfig:
@@ -201,12 +209,14 @@ def agent_run(call: ModelCall, config: AgentConfig, moderation: Moderation | Non
             runtime = WorkspaceModelRuntime(task.app.workspace)
             cost = runtime.cost(call.provider, call.model, prompt_tokens, completion_tokens)
         text = outcome.text or "".join(answer)
+        cited = config.citations.resources if config.citations is not None else []
+        task.message.retriever_resources = cited
         replacement = guard.finish(text) if guard is not None and failure is None else None
         message_finish(
             task.message, answer=text if replacement is None else replacement,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency=latency,
             status=status, error=failure.message if failure else "", agent_thoughts=thoughts,
-            cost=cost,
+            cost=cost, retriever_resources=cited,
         )  # fmt: skip
         if failure is not None:
             yield task.error_event(failure)

@@ -1,5 +1,5 @@
-"""Dataset context of the simple modes (chat, completion, agent-chat), as Dify's
-``model_config`` sets it up.
+"""Dataset context of the chat and completion modes, as Dify's ``model_config`` sets it up
+(agent-chat apps search their datasets as tools instead: chat/dataset_tools.py).
 
 ``dataset_configs``: ``retrieval_model`` (``single`` | ``multiple``), ``top_k``,
 ``score_threshold`` (with ``score_threshold_enabled``), ``reranking_enable``,
@@ -63,7 +63,7 @@ def dataset_ids_of(model_config: Mapping[str, Any]) -> list[str]:
     return ids
 
 
-def _node_config(configs: Mapping[str, Any]) -> dict[str, Any]:
+def dataset_node_config(configs: Mapping[str, Any]) -> dict[str, Any]:
     """``dataset_configs`` in the knowledge-retrieval node's terms (the retriever port's)."""
     if configs.get("retrieval_model") == "single":
         return {"retrieval_mode": "single"}
@@ -107,7 +107,7 @@ def dataset_context(
     configs = config.get("dataset_configs") or {}
     try:
         items = DatasetRetrieverPort(app.workspace).retrieve(
-            query=search, dataset_ids=ids, config=_node_config(configs)
+            query=search, dataset_ids=ids, config=dataset_node_config(configs)
         )
     except AppError:
         raise
@@ -126,10 +126,14 @@ def dataset_context(
     if not (isinstance(show, Mapping) and show.get("enabled")):
         return DatasetContext(text, [])
     now = int(time.time())
-    return DatasetContext(text, [_resource(i, n, message_id, now) for n, i in enumerate(items, 1)])
+    return DatasetContext(
+        text, [retriever_resource(i, n, message_id, now) for n, i in enumerate(items, 1)]
+    )
 
 
-def _resource(item: Mapping[str, Any], position: int, message_id: str, now: int) -> dict[str, Any]:
+def retriever_resource(
+    item: Mapping[str, Any], position: int, message_id: str, now: int
+) -> dict[str, Any]:
     """Dify's RetrieverResource of one retrieved chunk."""
     meta = item.get("metadata") or {}
     return {
