@@ -225,6 +225,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Dify-compatible platform API",
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.tenants.roles.ROLE_CHOICES",
+        "AssignableRoleEnum": "apps.tenants.roles.ASSIGNABLE_ROLES",
+    },
 }
 
 # --- Bootstrap (first start, like Dify's setup page) ---------------------------------------

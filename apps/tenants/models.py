@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from apps.tenants.roles import Permission, Role, role_allows
+from apps.tenants.roles import ROLE_CHOICES, Permission, role_allows
 
 if TYPE_CHECKING:
     from apps.workflows.models import App
@@ -58,7 +58,7 @@ class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
-    role = models.CharField(max_length=32, choices=[(r.value, r.value) for r in Role])
+    role = models.CharField(max_length=32, choices=ROLE_CHOICES)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = WorkspaceScopedQuerySet.as_manager()

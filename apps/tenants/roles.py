@@ -13,6 +13,11 @@ class Role(StrEnum):
     DATASET_OPERATOR = "dataset_operator"
 
 
+ROLE_CHOICES = [(r.value, r.value) for r in Role]
+# The roles a member can be given (ownership is not handed out through the member API).
+ASSIGNABLE_ROLES = [r.value for r in Role if r != Role.OWNER]
+
+
 class Permission(StrEnum):
     USE_APPS = "use_apps"  # chat with / run the workspace's apps
     EDIT_APPS = "edit_apps"  # create and change apps, workflows, app API keys

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +16,10 @@ from apps.providers.models import MODEL_TYPE_CHOICES, ProviderCredential
 from apps.providers.runtime import providers
 from apps.tenants.api.base import ConsoleAPIView
 from apps.tenants.roles import Permission
+
+MODEL_TYPE = OpenApiParameter(
+    "model_type", OpenApiTypes.STR, "query", enum=[c for c, _ in MODEL_TYPE_CHOICES]
+)
 
 
 class CredentialsSerializer(serializers.Serializer):
@@ -33,6 +38,7 @@ class DefaultModelsSerializer(serializers.Serializer):
 
 
 class ModelProviderListView(ConsoleAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         configured = {
             c.provider: c for c in ProviderCredential.objects.for_workspace(self.workspace)
@@ -61,7 +67,7 @@ class ModelProviderListView(ConsoleAPIView):
 class ProviderCredentialView(ConsoleAPIView):
     required_permission = Permission.MANAGE_PROVIDERS
 
-    @extend_schema(request=CredentialsSerializer)
+    @extend_schema(request=CredentialsSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, provider: str) -> Response:
         body = CredentialsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -80,12 +86,14 @@ class ProviderCredentialView(ConsoleAPIView):
             }
         )
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, provider: str) -> Response:
         services.provider_credentials_delete(workspace=self.workspace, provider_name=provider)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WorkspaceModelListView(ConsoleAPIView):
+    @extend_schema(parameters=[MODEL_TYPE], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         model_type = request.query_params.get("model_type")
         if model_type and model_type not in dict(MODEL_TYPE_CHOICES):
@@ -110,6 +118,7 @@ class WorkspaceModelListView(ConsoleAPIView):
 class DefaultModelView(ConsoleAPIView):
     required_permission = {"GET": Permission.USE_APPS, "POST": Permission.MANAGE_PROVIDERS}
 
+    @extend_schema(parameters=[MODEL_TYPE], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         model_type = request.query_params.get("model_type", "")
         if model_type not in dict(MODEL_TYPE_CHOICES):
@@ -122,7 +131,7 @@ class DefaultModelView(ConsoleAPIView):
         )
         return Response({"data": data})
 
-    @extend_schema(request=DefaultModelsSerializer)
+    @extend_schema(request=DefaultModelsSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         body = DefaultModelsSerializer(data=request.data)
         body.is_valid(raise_exception=True)

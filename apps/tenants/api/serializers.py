@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.tenants.models import ApiKey, Membership
-from apps.tenants.roles import Role
+from apps.tenants.roles import ASSIGNABLE_ROLES
 
 
 class WorkspaceMembershipSerializer(serializers.ModelSerializer):
@@ -34,11 +34,11 @@ class MemberSerializer(serializers.ModelSerializer):
 
 class MemberInviteSerializer(serializers.Serializer):
     email = serializers.EmailField()
-    role = serializers.ChoiceField(choices=[r.value for r in Role if r != Role.OWNER])
+    role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
 
 
 class MemberRoleSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=[r.value for r in Role if r != Role.OWNER])
+    role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

@@ -66,6 +66,7 @@ class MemberDetailView(ConsoleAPIView):
         )
         return Response(MemberSerializer(membership).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, member_id: str) -> Response:
         services.member_remove(workspace=self.workspace, membership_id=member_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -114,6 +115,7 @@ class AppApiKeyListView(ConsoleAPIView):
 class ApiKeyDetailView(ConsoleAPIView):
     required_permission = Permission.USE_APPS
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, key_id: str, app_id: str | None = None) -> Response:
         needed = Permission.EDIT_APPS if app_id else Permission.EDIT_DATASETS
         if not self.membership.allows(needed):

@@ -32,12 +32,17 @@ def _fields(request: Request) -> dict[str, Any]:
 class ApiExtensionListView(ConsoleAPIView):
     required_permission = MANAGE
 
-    @extend_schema(tags=TAG, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        tags=TAG, responses={200: OpenApiTypes.OBJECT}, operation_id="api_extensions_list"
+    )
     def get(self, request: Request) -> Response:
         found = ApiBasedExtension.objects.for_workspace(self.workspace).order_by("name")
         return Response([extensions.api_extension_payload(e) for e in found])
 
-    @extend_schema(tags=TAG, request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        tags=TAG, request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT},
+        operation_id="api_extensions_create",
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         body = _fields(request)
         created = extensions.api_extension_create(
@@ -53,11 +58,16 @@ class ApiExtensionDetailView(ConsoleAPIView):
     def _get(self, extension_id: str) -> ApiBasedExtension:
         return extensions.api_extension_get(workspace=self.workspace, extension_id=extension_id)
 
-    @extend_schema(tags=TAG, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        tags=TAG, responses={200: OpenApiTypes.OBJECT}, operation_id="api_extensions_retrieve"
+    )
     def get(self, request: Request, extension_id: str) -> Response:
         return Response(extensions.api_extension_payload(self._get(extension_id)))
 
-    @extend_schema(tags=TAG, request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        tags=TAG, request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT},
+        operation_id="api_extensions_update",
+    )  # fmt: skip
     def post(self, request: Request, extension_id: str) -> Response:
         extension, body = self._get(extension_id), _fields(request)
         updated = extensions.api_extension_update(extension=extension, **body)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -49,6 +50,8 @@ class AppViewSet(ConsoleViewSet):
     lookup_field = "pk"
 
     def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reads the model
+            return App.objects.none()
         return selectors.apps_list(workspace=self.workspace)
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -96,11 +99,12 @@ class AppViewSet(ConsoleViewSet):
 class DraftWorkflowView(ConsoleAPIView):
     required_permission = EDIT
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, app_id: str) -> Response:
         workflow = self._draft(app_id)
         return Response(_workflow_data(workflow))
 
-    @extend_schema(request=DraftWorkflowSerializer)
+    @extend_schema(request=DraftWorkflowSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, app_id: str) -> Response:
         app = selectors.app_get(workspace=self.workspace, app_id=app_id)
         body = DraftWorkflowSerializer(data=request.data)
@@ -139,6 +143,7 @@ class DraftWorkflowView(ConsoleAPIView):
 class PublishWorkflowView(ConsoleAPIView):
     required_permission = Permission.EDIT_APPS
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, app_id: str) -> Response:
         app = selectors.app_get(workspace=self.workspace, app_id=app_id)
         published = run_services.workflow_publish(app=app, created_by=self.user)
@@ -150,7 +155,9 @@ class DraftRunView(ConsoleAPIView):
 
     required_permission = Permission.EDIT_APPS
 
-    @extend_schema(request=DraftRunSerializer)
+    @extend_schema(
+        request=DraftRunSerializer, responses={(200, "text/event-stream"): OpenApiTypes.STR}
+    )
     def post(self, request: Request, app_id: str) -> StreamingHttpResponse:
         app = selectors.app_get(workspace=self.workspace, app_id=app_id)
         body = DraftRunSerializer(data=request.data)
@@ -182,6 +189,8 @@ class WorkflowRunViewSet(ConsoleViewSet):
     serializer_class = WorkflowRunSerializer
 
     def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reads the model
+            return WorkflowRun.objects.none()
         app = selectors.app_get(workspace=self.workspace, app_id=self.kwargs["app_id"])
         return WorkflowRun.objects.for_workspace(self.workspace).filter(app=app)
 

@@ -37,7 +37,9 @@ class ServiceAppInfoView(APIView):
     authentication_classes = [AppKeyAuthentication]
     permission_classes: list[type] = []
 
-    @extend_schema(responses=AppInfoSerializer)
+    @extend_schema(
+        tags=["Applications"], summary="The app behind the key", responses=AppInfoSerializer
+    )
     def get(self, request: Request) -> Response:
         app = principal_of(request).app
         assert app is not None

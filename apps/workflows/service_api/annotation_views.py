@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,9 +15,10 @@ from rest_framework.response import Response
 from apps.core.errors import NotFound
 from apps.workflows import annotation_services as services
 
+from . import openapi as doc
 from .base import ServiceAPIView
 
-schema = extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+ACTION = OpenApiParameter("action", OpenApiTypes.STR, "path", enum=["enable", "disable"])
 
 
 class AnnotationBody(serializers.Serializer):
@@ -58,7 +59,10 @@ class AnnotationsView(ServiceAPIView):
     """``GET /v1/apps/annotations?page&limit&keyword`` (AnnotationListResponse) and
     ``POST /v1/apps/annotations`` (201, AnnotationItem)."""
 
-    @schema
+    @doc.service_api(
+        "Annotations", "The app's annotations", query=AnnotationListQuery,
+        responses=doc.AnnotationListResponse, errors=(400, 401),
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         query = _valid(AnnotationListQuery, request.query_params)
         items, total = services.annotations_list(app=self.app, **query)
@@ -68,7 +72,10 @@ class AnnotationsView(ServiceAPIView):
             "has_more": page * limit < total, "limit": limit, "total": total, "page": page,
         })  # fmt: skip
 
-    @schema
+    @doc.service_api(
+        "Annotations", "Add an annotation", request=AnnotationBody,
+        responses={201: doc.AnnotationItem}, errors=(400, 401),
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         body = _valid(AnnotationBody, request.data)
         annotation = services.annotation_create(app=self.app, **body)
@@ -78,14 +85,20 @@ class AnnotationsView(ServiceAPIView):
 class AnnotationDetailView(ServiceAPIView):
     """``PUT`` (AnnotationItem) and ``DELETE`` (204) ``/v1/apps/annotations/{annotation_id}``."""
 
-    @schema
+    @doc.service_api(
+        "Annotations", "Change an annotation", request=AnnotationBody,
+        responses=doc.AnnotationItem, path_uuid=["annotation_id"],
+    )  # fmt: skip
     def put(self, request: Request, annotation_id: str) -> Response:
         annotation = services.annotation_get(app=self.app, annotation_id=annotation_id)
         body = _valid(AnnotationBody, request.data)
         annotation = services.annotation_update(annotation=annotation, **body)
         return Response(services.annotation_item(annotation))
 
-    @schema
+    @doc.service_api(
+        "Annotations", "Delete an annotation", responses={204: None}, errors=(401, 404),
+        path_uuid=["annotation_id"],
+    )  # fmt: skip
     def delete(self, request: Request, annotation_id: str) -> Response:
         annotation = services.annotation_get(app=self.app, annotation_id=annotation_id)
         services.annotation_delete(annotation=annotation)
@@ -97,7 +110,11 @@ class AnnotationReplyView(ServiceAPIView):
     enable needs embedding_provider_name, embedding_model_name and score_threshold; disable
     takes the same body but needs none of it."""
 
-    @schema
+    @doc.service_api(
+        "Annotations", "Turn annotation reply on or off (a background job)",
+        request=ReplySettingsBody, responses=doc.AnnotationJobResponse, errors=(400, 401, 404),
+    )  # fmt: skip
+    @extend_schema(parameters=[ACTION])
     def post(self, request: Request, action: str) -> Response:
         settings = {}
         if action == "enable":
@@ -110,7 +127,11 @@ class AnnotationReplyStatusView(ServiceAPIView):
     """``GET /v1/apps/annotation-reply/{action}/status/{job_id}``: job_id, job_status
     (waiting, processing, completed, error) and error_msg."""
 
-    @schema
+    @doc.service_api(
+        "Annotations", "The state of an annotation reply job",
+        responses=doc.AnnotationJobStatusResponse, path_uuid=["job_id"],
+    )  # fmt: skip
+    @extend_schema(parameters=[ACTION])
     def get(self, request: Request, action: str, job_id: str) -> Response:
         try:
             pk = uuid.UUID(job_id)

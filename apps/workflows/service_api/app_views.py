@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from apps.core.errors import AppError, Forbidden
 from apps.workflows import conversation_variable_services as variables
 from apps.workflows import file_services, parameters, selectors
+from apps.workflows.service_api import openapi as doc
 from apps.workflows.service_api.base import (
     CHAT_MODES,
     WEB_OR_APP_KEY,
@@ -25,6 +27,10 @@ class AppParametersView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
+    @doc.service_api(
+        "Applications", "The app's input form and features", responses=OpenApiTypes.OBJECT,
+        errors=(400, 401),
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         return Response(parameters.app_parameters(app=self.app))
 
@@ -34,6 +40,9 @@ class AppMetaView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
+    @doc.service_api(
+        "Applications", "The app's tool icons", responses=doc.AppMetaResponse, errors=(401,)
+    )
     def get(self, request: Request) -> Response:
         return Response(parameters.app_meta(app=self.app))
 
@@ -41,6 +50,10 @@ class AppMetaView(ServiceAPIView):
 class EndUserDetailView(ServiceAPIView):
     """``GET /v1/end-users/{end_user_id}``: one end user of the key's app (EndUserDetail)."""
 
+    @doc.service_api(
+        "End Users", "One end user of the app", responses=doc.EndUserDetail,
+        errors=(401, 404), path_uuid=["end_user_id"],
+    )  # fmt: skip
     def get(self, request: Request, end_user_id: str) -> Response:
         found = selectors.end_user_get(app=self.app, end_user_id=end_user_id)
         return Response(selectors.end_user_detail(found))
@@ -51,6 +64,10 @@ class AppSiteView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
+    @doc.service_api(
+        "Applications", "The app's web site settings", responses=doc.WebAppSettingsResponse,
+        errors=(401, 403),
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         if not self.app.enable_site:
             raise Forbidden("The app's web site is disabled.")
@@ -62,6 +79,11 @@ class FileUploadView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
+    @doc.service_api(
+        "Files", "Upload a file to send with a message or run",
+        request={"multipart/form-data": doc.FileUploadRequest},
+        responses={201: doc.FileUploadResponse}, errors=(400, 401, 413, 415),
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         files = request.FILES
         if "file" not in files:
@@ -79,6 +101,11 @@ class FilePreviewView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
+    @doc.service_api(
+        "Files", "Download or preview an uploaded file", query=doc.FilePreviewQuery,
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        errors=(401, 403, 404), path_uuid=["file_id"],
+    )  # fmt: skip
     def get(self, request: Request, file_id: str) -> FileResponse:
         end_user = self.end_user(request, create=False, required=False)
         upload = file_services.file_for_preview(app=self.app, end_user=end_user, file_id=file_id)
@@ -99,6 +126,10 @@ class ConversationVariablesView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
+    @doc.service_api(
+        "Conversations", "A conversation's variables", query=doc.ConversationVariablesQuery,
+        responses=doc.ConversationVariablesResponse,
+    )  # fmt: skip
     def get(self, request: Request, conversation_id: str) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         query = request.query_params
@@ -119,6 +150,11 @@ class ConversationVariableUpdateView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
+    @doc.service_api(
+        "Conversations", "Set a conversation variable",
+        request=doc.ConversationVariableUpdateRequest, responses=doc.ConversationVariableItem,
+        path_uuid=["conversation_id", "variable_id"],
+    )  # fmt: skip
     def put(self, request: Request, conversation_id: str, variable_id: str) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         body: Any = request.data

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +16,7 @@ from apps.core.db import release_connection
 from apps.core.errors import InvalidParam
 from apps.workflows import audio_services
 
+from . import openapi as doc
 from .base import WEB_OR_APP_KEY, ServiceAPIView
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,10 @@ class AudioToTextView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @doc.service_api(
+        "Audio", "Speech to text", request={"multipart/form-data": doc.AudioToTextRequest},
+        responses=doc.AudioToTextResponse, errors=(400, 401, 413, 415),
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         self.end_user(request, required=False)  # Dify records the caller as an end user
         uploaded = request.FILES.get("file")
@@ -39,9 +42,10 @@ class TextToAudioView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
-    @extend_schema(
-        request=OpenApiTypes.OBJECT, responses={(200, "audio/mpeg"): OpenApiTypes.BINARY}
-    )
+    @doc.service_api(
+        "Audio", "Text to speech (audio/mpeg, streamed)", request=doc.TextToAudioRequest,
+        responses={(200, "audio/mpeg"): OpenApiTypes.BINARY}, errors=(400, 401, 404),
+    )  # fmt: skip
     def post(self, request: Request) -> StreamingHttpResponse:
         body = request.data
         if not isinstance(body, dict):

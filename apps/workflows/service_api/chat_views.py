@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponseBase
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,10 +18,10 @@ from apps.workflows.chat_services import (
 )
 from apps.workflows.sse import SSEStream
 
+from . import openapi as doc
 from .base import CHAT_MODES, WEB_OR_APP_KEY, NotChatApp, ServiceAPIView, flag_value
 
 SUCCESS = {"result": "success"}
-schema = extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
 
 
 class NotCompletionApp(AppUnavailable):
@@ -73,7 +71,10 @@ class ChatMessagesView(_MessagesCreate):
     modes = CHAT_MODES
     error = NotChatApp
 
-    @schema
+    @doc.service_api(
+        "Chat Messages", "Send a chat message", request=doc.ChatRequest,
+        responses=doc.ChatCompletionResponse, streams=True, errors=(400, 401, 403, 404, 429),
+    )  # fmt: skip
     def post(self, request: Request) -> HttpResponseBase:
         return self._create(request)
 
@@ -82,7 +83,10 @@ class CompletionMessagesView(_MessagesCreate):
     modes = ("completion",)
     error = NotCompletionApp
 
-    @schema
+    @doc.service_api(
+        "Completion Messages", "Send a completion message", request=doc.CompletionRequest,
+        responses=doc.CompletionResponse, streams=True, errors=(400, 401, 403, 429),
+    )  # fmt: skip
     def post(self, request: Request) -> HttpResponseBase:
         return self._create(request)
 
@@ -92,7 +96,7 @@ class ChatStopView(ServiceAPIView):
     modes: tuple[str, ...] = CHAT_MODES
     error: type = NotChatApp
 
-    @schema
+    @doc.service_api("Chat Messages", "Stop a streaming answer", request=doc.StopRequest)
     def post(self, request: Request, task_id: str) -> Response:
         self.require_modes(self.modes, self.error)
         chat_task_stop(app=self.app, user=self.user_value(request), task_id=task_id)
@@ -103,11 +107,18 @@ class CompletionStopView(ChatStopView):
     modes = ("completion",)
     error = NotCompletionApp
 
+    @doc.service_api("Completion Messages", "Stop a streaming answer", request=doc.StopRequest)
+    def post(self, request: Request, task_id: str) -> Response:
+        return super().post(request, task_id)
+
 
 class MessagesView(ServiceAPIView):
     authentication_classes = WEB_OR_APP_KEY
 
-    @schema
+    @doc.service_api(
+        "Conversations", "A conversation's messages, newest page first",
+        query=doc.MessagesQuery, responses=doc.ConversationHistoryResponse,
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         limit = conv.page_limit(request.query_params.get("limit"))
@@ -123,7 +134,10 @@ class MessagesView(ServiceAPIView):
 class MessageFeedbackView(ServiceAPIView):
     authentication_classes = WEB_OR_APP_KEY
 
-    @schema
+    @doc.service_api(
+        "Feedback", "Like or dislike a message", request=doc.MessageFeedbackRequest,
+        path_uuid=["message_id"],
+    )  # fmt: skip
     def post(self, request: Request, message_id: str) -> Response:
         body = _body(request)
         end_user = self.end_user(request)
@@ -138,7 +152,10 @@ class MessageFeedbackView(ServiceAPIView):
 class MessageSuggestedView(ServiceAPIView):
     authentication_classes = WEB_OR_APP_KEY
 
-    @schema
+    @doc.service_api(
+        "Chat Messages", "Suggested next questions", query=doc.SuggestedQuery,
+        responses=doc.SuggestedQuestionsResponse, path_uuid=["message_id"],
+    )  # fmt: skip
     def get(self, request: Request, message_id: str) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         questions = conv.message_suggested(
@@ -148,7 +165,10 @@ class MessageSuggestedView(ServiceAPIView):
 
 
 class AppFeedbacksView(ServiceAPIView):
-    @schema
+    @doc.service_api(
+        "Feedback", "The app's message feedback", query=doc.AppFeedbacksQuery,
+        responses=doc.AppFeedbacksResponse, errors=(400, 401),
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         limit = conv.page_limit(request.query_params.get("limit"))
         raw_page = request.query_params.get("page") or "1"
@@ -162,7 +182,10 @@ class AppFeedbacksView(ServiceAPIView):
 class ConversationsView(ServiceAPIView):
     authentication_classes = WEB_OR_APP_KEY
 
-    @schema
+    @doc.service_api(
+        "Conversations", "The user's conversations", query=doc.ConversationsQuery,
+        responses=doc.ConversationsListResponse,
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         limit = conv.page_limit(request.query_params.get("limit"))
@@ -178,7 +201,10 @@ class ConversationsView(ServiceAPIView):
 class ConversationDetailView(ServiceAPIView):
     authentication_classes = WEB_OR_APP_KEY
 
-    @schema
+    @doc.service_api(
+        "Conversations", "Delete a conversation", request=doc.ConversationDeleteRequest,
+        responses={204: None},
+    )  # fmt: skip
     def delete(self, request: Request, conversation_id: str) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         conv.conversation_delete(
@@ -191,7 +217,10 @@ class ConversationDetailView(ServiceAPIView):
 class ConversationNameView(ServiceAPIView):
     authentication_classes = WEB_OR_APP_KEY
 
-    @schema
+    @doc.service_api(
+        "Conversations", "Rename a conversation", request=doc.ConversationRenameRequest,
+        responses=doc.ConversationListItem,
+    )  # fmt: skip
     def post(self, request: Request, conversation_id: str) -> Response:
         self.require_modes(CHAT_MODES, NotChatApp)
         body = _body(request)

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from apps.core.errors import InvalidParam
 from apps.workflows import workflow_api_services as services
 from apps.workflows import workflow_run_selectors as selectors
+from apps.workflows.service_api import openapi as doc
 from apps.workflows.service_api.base import (
     WEB_OR_APP_KEY,
     WORKFLOW_MODES,
@@ -38,7 +38,10 @@ class WorkflowRunView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @doc.service_api(
+        "Workflow Runs", "Run the published workflow", request=doc.WorkflowExecutionRequest,
+        responses=doc.WorkflowBlockingResponse, streams=True, errors=(400, 401, 429),
+    )  # fmt: skip
     def post(self, request: Request, workflow_id: str | None = None) -> HttpResponseBase:
         self.require_modes(WORKFLOW_MODES, NotWorkflowApp)
         body = _body(request)
@@ -60,13 +63,21 @@ class WorkflowRunView(ServiceAPIView):
 class WorkflowRunByIdView(WorkflowRunView):
     """``POST /workflows/{workflow_id}/run``: run one published version of the workflow."""
 
+    @doc.service_api(
+        "Workflow Runs", "Run one published version of the workflow",
+        request=doc.WorkflowExecutionRequest, responses=doc.WorkflowBlockingResponse,
+        streams=True, errors=(400, 401, 403, 404, 429), operation_id="v1_workflows_run_version",
+    )  # fmt: skip
+    def post(self, request: Request, workflow_id: str | None = None) -> HttpResponseBase:
+        return super().post(request, workflow_id)
+
 
 class WorkflowTaskStopView(ServiceAPIView):
     """``POST /workflows/tasks/{task_id}/stop``."""
 
     authentication_classes = WEB_OR_APP_KEY
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @doc.service_api("Workflow Runs", "Stop a streaming run", request=doc.StopRequest)
     def post(self, request: Request, task_id: str) -> Response:
         self.require_modes(WORKFLOW_MODES, NotWorkflowApp)
         user = self.user_value(request)
@@ -77,7 +88,9 @@ class WorkflowTaskStopView(ServiceAPIView):
 class WorkflowRunDetailView(ServiceAPIView):
     """``GET /workflows/run/{workflow_run_id}``."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @doc.service_api(
+        "Workflow Runs", "One run's status and outputs", responses=doc.WorkflowRunDetailResponse
+    )
     def get(self, request: Request, workflow_run_id: str) -> Response:
         self.require_modes(GRAPH_MODES, NotWorkflowApp)
         run = selectors.run_get(app=self.app, run_id=workflow_run_id)
@@ -102,7 +115,10 @@ class WorkflowLogsQuery(serializers.Serializer):
 class WorkflowLogsView(ServiceAPIView):
     """``GET /workflows/logs``: the app's runs, newest first, paginated."""
 
-    @extend_schema(parameters=[WorkflowLogsQuery], responses={200: OpenApiTypes.OBJECT})
+    @doc.service_api(
+        "Workflow Runs", "The app's runs, newest first", query=WorkflowLogsQuery,
+        responses=doc.WorkflowLogsResponse, errors=(400, 401),
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         self.require_modes(GRAPH_MODES, NotWorkflowApp)
         query = WorkflowLogsQuery(data=request.query_params)
@@ -130,7 +146,11 @@ class WorkflowRunEventsView(ServiceAPIView):
 
     authentication_classes = WEB_OR_APP_KEY
 
-    @extend_schema(responses={200: OpenApiTypes.STR})
+    @doc.service_api(
+        "Workflow Runs", "A run's events as SSE, resumable after Last-Event-ID",
+        query=doc.WorkflowEventsQuery, responses={doc.SSE: OpenApiTypes.STR},
+        path_uuid=["workflow_run_id"],
+    )  # fmt: skip
     def get(self, request: Request, workflow_run_id: str) -> HttpResponseBase:
         self.require_modes(GRAPH_MODES, NotWorkflowApp)
         user = self.user_value(request)
