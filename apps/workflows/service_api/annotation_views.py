@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -113,8 +113,8 @@ class AnnotationReplyView(ServiceAPIView):
     @doc.service_api(
         "Annotations", "Turn annotation reply on or off (a background job)",
         request=ReplySettingsBody, responses=doc.AnnotationJobResponse, errors=(400, 401, 404),
+        parameters=[ACTION],
     )  # fmt: skip
-    @extend_schema(parameters=[ACTION])
     def post(self, request: Request, action: str) -> Response:
         settings = {}
         if action == "enable":
@@ -129,9 +129,8 @@ class AnnotationReplyStatusView(ServiceAPIView):
 
     @doc.service_api(
         "Annotations", "The state of an annotation reply job",
-        responses=doc.AnnotationJobStatusResponse, path_uuid=["job_id"],
+        responses=doc.AnnotationJobStatusResponse, path_uuid=["job_id"], parameters=[ACTION],
     )  # fmt: skip
-    @extend_schema(parameters=[ACTION])
     def get(self, request: Request, action: str, job_id: str) -> Response:
         try:
             pk = uuid.UUID(job_id)

@@ -22,6 +22,7 @@ from apps.workflows.models import App, EndUser
 
 CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
 WORKFLOW_MODES = ("workflow",)
+RESPONSE_MODES = ("streaming", "blocking")  # ``response_mode``; blocking when left out
 END_USER_CACHE_SECONDS = 60.0
 # Dify's end user for calls that leave out an optional ``user`` (its session id).
 DEFAULT_USER = "DEFAULT-USER"

@@ -19,7 +19,14 @@ from apps.workflows.chat_services import (
 from apps.workflows.sse import SSEStream
 
 from . import openapi as doc
-from .base import CHAT_MODES, WEB_OR_APP_KEY, NotChatApp, ServiceAPIView, flag_value
+from .base import (
+    CHAT_MODES,
+    RESPONSE_MODES,
+    WEB_OR_APP_KEY,
+    NotChatApp,
+    ServiceAPIView,
+    flag_value,
+)
 
 SUCCESS = {"result": "success"}
 
@@ -46,7 +53,7 @@ class _MessagesCreate(ServiceAPIView):
         end_user = self.end_user(request)
         assert end_user is not None
         mode = body.get("response_mode") or "blocking"
-        if mode not in ("blocking", "streaming"):
+        if mode not in RESPONSE_MODES:
             raise InvalidParam("response_mode must be 'blocking' or 'streaming'")
         conversation_id = body.get("conversation_id") or None
         if conversation_id is not None and not isinstance(conversation_id, str):

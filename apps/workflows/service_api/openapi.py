@@ -17,6 +17,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 
+from apps.workflows.file_services import FILE_TYPES
+from apps.workflows.service_api.base import RESPONSE_MODES
+
 
 class AppKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "apps.tenants.authentication.AppKeyAuthentication"
@@ -46,10 +49,6 @@ class WebAppTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
 @extend_schema_field(OpenApiTypes.BINARY)
 class UploadedFile(serializers.FileField):
     """A multipart file part (``format: binary``, so Swagger UI offers a file picker)."""
-
-
-RESPONSE_MODES = ["streaming", "blocking"]
-FILE_TYPES = ["image", "document", "audio", "video", "custom"]
 
 
 # --- shared shapes ---------------------------------------------------------------------------
@@ -502,6 +501,7 @@ def service_api(
     streams: bool = False,
     operation_id: str | None = None,
     path_uuid: Sequence[str] = (),
+    parameters: Sequence[OpenApiParameter] = (),
 ) -> Callable[[Any], Any]:
     """``extend_schema`` for a Service API method: its Dify tag, body, query string, the
     documented response (plus the SSE stream when ``streams``) and Dify's error body."""
@@ -515,13 +515,14 @@ def service_api(
         documented[200] = responses
     for status in errors:
         documented[status] = ErrorBody
-    parameters: list[Any] = [query] if query is not None else []
-    parameters += [OpenApiParameter(name, OpenApiTypes.UUID, "path") for name in path_uuid]
+    listed: list[Any] = [query] if query is not None else []
+    listed += [OpenApiParameter(name, OpenApiTypes.UUID, "path") for name in path_uuid]
+    listed += parameters
     return extend_schema(
         tags=[tag],
         summary=summary,
         request=request,
         responses=documented,
-        parameters=parameters or None,
+        parameters=listed or None,
         operation_id=operation_id,
     )

@@ -17,6 +17,7 @@ from apps.workflows import workflow_api_services as services
 from apps.workflows import workflow_run_selectors as selectors
 from apps.workflows.service_api import openapi as doc
 from apps.workflows.service_api.base import (
+    RESPONSE_MODES,
     WEB_OR_APP_KEY,
     WORKFLOW_MODES,
     NotWorkflowApp,
@@ -24,7 +25,6 @@ from apps.workflows.service_api.base import (
 )
 
 GRAPH_MODES = ("workflow", "advanced-chat")
-RESPONSE_MODES = ("blocking", "streaming")
 
 
 def _body(request: Request) -> Mapping[str, Any]:
